@@ -1,0 +1,1 @@
+"""Track My Service: follow government document applications from lodging to collection."""

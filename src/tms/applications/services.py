@@ -1,0 +1,363 @@
+"""Every change to an application (SPEC §3). Each service:
+
+- checks the change against the lifecycle table (``lifecycle.py``);
+- applies it only if the application is still at the version the caller saw,
+  so of two people acting at once one wins and the other gets ApplicationConflict;
+- writes the history event and sends ``status_changed`` in the same transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tms.applications import references
+from tms.applications.lifecycle import Action, Status, target_of
+from tms.applications.models import ActorKind, Application, ApplicationEvent, Channel, Language
+from tms.applications.signals import status_changed
+from tms.core.phones import normalise_phone
+from tms.directory.models import Centre, Service
+from tms.directory.selectors import working_calendar
+
+# Agency clocks drift; a report a few minutes "in the future" is not an error.
+CLOCK_SKEW = timedelta(minutes=5)
+REFERENCE_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change, and through which channel."""
+
+    kind: ActorKind
+    channel: Channel
+    user_id: int | None = None
+    label: str = ""
+
+    @classmethod
+    def staff(cls, user: Any, channel: Channel = Channel.COUNTER) -> Actor:
+        return cls(ActorKind.STAFF, channel, user_id=user.pk, label=user.get_username())
+
+    @classmethod
+    def agency(cls, label: str) -> Actor:
+        return cls(ActorKind.AGENCY, Channel.AGENCY_API, label=label)
+
+    @classmethod
+    def citizen(cls, channel: Channel) -> Actor:
+        return cls(ActorKind.CITIZEN, channel)
+
+    @classmethod
+    def system(cls, label: str = "") -> Actor:
+        return cls(ActorKind.SYSTEM, Channel.SYSTEM, label=label)
+
+
+class ApplicationConflict(Exception):
+    """Someone else changed the application since the caller read it."""
+
+    def __init__(self, *, reference: str, current: Status) -> None:
+        self.reference = reference
+        self.current = current
+        super().__init__(
+            _(
+                "Application %(reference)s was changed by someone else a moment ago; "
+                "it is now %(current)s. Reload it and try again."
+            )
+            % {"reference": references.display(reference), "current": current.label}
+        )
+
+
+class DuplicateAgencyReference(ValidationError):
+    pass
+
+
+def _occurred(occurred_at: datetime | None, *, not_before: datetime | None) -> datetime:
+    now = timezone.now()
+    if occurred_at is None:
+        return now
+    if timezone.is_naive(occurred_at):
+        raise ValidationError(_("The time of the change must include a time zone."))
+    if occurred_at > now + CLOCK_SKEW:
+        raise ValidationError(_("The time of the change cannot be in the future."))
+    if not_before is not None and occurred_at < not_before:
+        raise ValidationError(_("The time of the change cannot be before the application was lodged."))
+    return occurred_at
+
+
+def _record(
+    application: Application,
+    *,
+    action: Action,
+    from_status: str,
+    actor: Actor,
+    occurred_at: datetime,
+    recorded_at: datetime,
+    note: str,
+) -> ApplicationEvent:
+    event = ApplicationEvent.objects.create(
+        application=application,
+        action=action.value,
+        from_status=from_status,
+        to_status=application.status,
+        occurred_at=occurred_at,
+        recorded_at=recorded_at,
+        actor_kind=actor.kind,
+        actor_user_id=actor.user_id,
+        actor_label=actor.label[:120],
+        channel=actor.channel,
+        note=note,
+        version=application.version,
+    )
+    status_changed.send(sender=Application, application=application, event=event)
+    return event
+
+
+def application_lodge(
+    *,
+    service: Service,
+    centre: Centre,
+    applicant_name: str,
+    applicant_phone: str,
+    actor: Actor,
+    applicant_id_number: str = "",
+    language: str = Language.ENGLISH,
+    agency_ref: str | None = None,
+    lodged_at: datetime | None = None,
+    note: str = "",
+) -> Application:
+    """Lodge a new application and give it a tracking reference."""
+    errors: dict[str, list[str]] = {}
+    name = " ".join(applicant_name.split())
+    if not name:
+        errors.setdefault("applicant_name", []).append(_("Enter the applicant's name."))
+    try:
+        phone = normalise_phone(applicant_phone)
+    except ValidationError as exc:
+        errors.setdefault("applicant_phone", []).extend(exc.messages)
+    id_number = applicant_id_number.strip()
+    if service.requires_id_number and not id_number:
+        errors.setdefault("applicant_id_number", []).append(
+            _("This service needs the applicant's ID or birth certificate number.")
+        )
+    if not service.is_active:
+        errors.setdefault("service", []).append(_("This service is not offered any more."))
+    if not centre.is_active:
+        errors.setdefault("centre", []).append(_("This centre is closed."))
+    if language not in Language.values:
+        errors.setdefault("language", []).append(_("Choose English or Kiswahili."))
+    if errors:
+        raise ValidationError(errors)
+
+    now = timezone.now()
+    lodged = _occurred(lodged_at, not_before=None)
+    lodged_day = timezone.localdate(lodged)
+    due_date = working_calendar(start=lodged_day).add(lodged_day, service.turnaround_days)
+    agency_ref = (agency_ref or "").strip() or None
+
+    for _attempt in range(REFERENCE_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                application = Application.objects.create(
+                    reference=references.generate(),
+                    service=service,
+                    agency_id=service.agency_id,
+                    centre=centre,
+                    agency_ref=agency_ref,
+                    status=Status.LODGED,
+                    applicant_name=name,
+                    applicant_phone=phone,
+                    applicant_id_number=id_number,
+                    language=language,
+                    lodged_at=lodged,
+                    due_date=due_date,
+                    status_changed_at=now,
+                )
+                _record(
+                    application,
+                    action=Action.LODGE,
+                    from_status="",
+                    actor=actor,
+                    occurred_at=lodged,
+                    recorded_at=now,
+                    note=note,
+                )
+                return application
+        except IntegrityError:
+            if agency_ref and Application.objects.filter(
+                agency_id=service.agency_id, agency_ref=agency_ref
+            ).exists():
+                raise DuplicateAgencyReference(
+                    {"agency_ref": [_("This agency reference is already lodged.")]}
+                ) from None
+            # Otherwise the random reference collided: draw another.
+    raise RuntimeError("could not draw an unused reference")  # pragma: no cover
+
+
+def _transition(
+    application: Application,
+    action: Action,
+    *,
+    actor: Actor,
+    occurred_at: datetime | None = None,
+    note: str = "",
+    **fields: Any,
+) -> Application:
+    target = target_of(action, Status(application.status))
+    occurred = _occurred(occurred_at, not_before=application.lodged_at)
+    now = timezone.now()
+    seen_version = application.version
+    with transaction.atomic():
+        changed = Application.objects.filter(pk=application.pk, version=seen_version).update(
+            status=target, version=F("version") + 1, status_changed_at=now, **fields
+        )
+        if not changed:
+            current = Application.objects.filter(pk=application.pk).values_list(
+                "status", flat=True
+            ).first()
+            raise ApplicationConflict(
+                reference=application.reference, current=Status(current or application.status)
+            )
+        from_status = application.status
+        application.status = target
+        application.version = seen_version + 1
+        application.status_changed_at = now
+        for name, value in fields.items():
+            setattr(application, name, value)
+        _record(
+            application,
+            action=action,
+            from_status=from_status,
+            actor=actor,
+            occurred_at=occurred,
+            recorded_at=now,
+            note=note,
+        )
+    return application
+
+
+def application_start_processing(
+    application: Application, *, actor: Actor, occurred_at: datetime | None = None, note: str = ""
+) -> Application:
+    return _transition(
+        application, Action.START_PROCESSING, actor=actor, occurred_at=occurred_at, note=note
+    )
+
+
+def application_require_action(
+    application: Application, *, actor: Actor, note: str, occurred_at: datetime | None = None
+) -> Application:
+    """The agency needs something from the citizen; ``note`` says what, and is sent to them."""
+    if not note.strip():
+        raise ValidationError({"note": [_("Say what the citizen must do.")]})
+    return _transition(
+        application, Action.REQUIRE_ACTION, actor=actor, occurred_at=occurred_at, note=note.strip()
+    )
+
+
+def application_resolve_action(
+    application: Application, *, actor: Actor, occurred_at: datetime | None = None, note: str = ""
+) -> Application:
+    return _transition(
+        application, Action.RESOLVE_ACTION, actor=actor, occurred_at=occurred_at, note=note
+    )
+
+
+def application_dispatch(
+    application: Application, *, actor: Actor, occurred_at: datetime | None = None, note: str = ""
+) -> Application:
+    return _transition(
+        application, Action.DISPATCH, actor=actor, occurred_at=occurred_at, note=note
+    )
+
+
+def application_acknowledge_receipt(
+    application: Application, *, actor: Actor, occurred_at: datetime | None = None, note: str = ""
+) -> Application:
+    """The document has reached the centre: it is ready for collection."""
+    ready_at = _occurred(occurred_at, not_before=application.lodged_at)
+    return _transition(
+        application,
+        Action.ACKNOWLEDGE_RECEIPT,
+        actor=actor,
+        occurred_at=ready_at,
+        note=note,
+        ready_at=ready_at,
+    )
+
+
+def application_hand_over(
+    application: Application, *, actor: Actor, occurred_at: datetime | None = None, note: str = ""
+) -> Application:
+    closed_at = _occurred(occurred_at, not_before=application.lodged_at)
+    return _transition(
+        application,
+        Action.HAND_OVER,
+        actor=actor,
+        occurred_at=closed_at,
+        note=note,
+        closed_at=closed_at,
+    )
+
+
+def application_reject(
+    application: Application, *, actor: Actor, reason: str, occurred_at: datetime | None = None
+) -> Application:
+    if not reason.strip():
+        raise ValidationError({"reason": [_("Give the reason for the rejection.")]})
+    closed_at = _occurred(occurred_at, not_before=application.lodged_at)
+    return _transition(
+        application,
+        Action.REJECT,
+        actor=actor,
+        occurred_at=closed_at,
+        note=reason.strip(),
+        closed_at=closed_at,
+    )
+
+
+def application_return(
+    application: Application, *, actor: Actor, occurred_at: datetime | None = None, note: str = ""
+) -> Application:
+    closed_at = _occurred(occurred_at, not_before=application.lodged_at)
+    return _transition(
+        application,
+        Action.RETURN,
+        actor=actor,
+        occurred_at=closed_at,
+        note=note,
+        closed_at=closed_at,
+    )
+
+
+def application_cancel(
+    application: Application, *, actor: Actor, occurred_at: datetime | None = None, note: str = ""
+) -> Application:
+    closed_at = _occurred(occurred_at, not_before=application.lodged_at)
+    return _transition(
+        application,
+        Action.CANCEL,
+        actor=actor,
+        occurred_at=closed_at,
+        note=note,
+        closed_at=closed_at,
+    )
+
+
+# One entry per action, so callers that take an action name (the agency API,
+# the property tests) reach the same services.
+PERFORMERS = {
+    Action.START_PROCESSING: application_start_processing,
+    Action.REQUIRE_ACTION: application_require_action,
+    Action.RESOLVE_ACTION: application_resolve_action,
+    Action.DISPATCH: application_dispatch,
+    Action.ACKNOWLEDGE_RECEIPT: application_acknowledge_receipt,
+    Action.HAND_OVER: application_hand_over,
+    Action.REJECT: application_reject,
+    Action.RETURN: application_return,
+    Action.CANCEL: application_cancel,
+}

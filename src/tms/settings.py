@@ -1,0 +1,218 @@
+"""Settings from TMS_* environment variables, with safe production defaults.
+
+TMS_MODE selects the defaults: ``production`` (the default: secret key required,
+debug off), ``demo`` (make demo) or ``test`` (the test suite).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+TMS_MODE = os.environ.get("TMS_MODE", "production").strip().lower()
+if TMS_MODE not in {"production", "demo", "test"}:
+    raise ImproperlyConfigured("TMS_MODE must be production, demo or test.")
+IS_PRODUCTION = TMS_MODE == "production"
+
+DATA_DIR = Path(os.environ.get("TMS_DATA_DIR", "./var")).resolve()
+
+SECRET_KEY = os.environ.get("TMS_SECRET_KEY", "")
+if not SECRET_KEY:
+    if IS_PRODUCTION:
+        raise ImproperlyConfigured(
+            "TMS_SECRET_KEY is required in production. Set it to a long random string, "
+            "or set TMS_MODE=demo to try the system."
+        )
+    SECRET_KEY = "insecure-demo-and-test-key-never-use-in-production"  # noqa: S105
+
+DEBUG = env_bool("TMS_DEBUG", default=False)
+ALLOWED_HOSTS = env_list(
+    "TMS_ALLOWED_HOSTS", "" if IS_PRODUCTION else "127.0.0.1,localhost,testserver"
+)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    "tms.core",
+    "tms.directory",
+    "tms.applications",
+    "tms.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "tms.urls"
+WSGI_APPLICATION = "tms.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -----------------------------------------------------------------
+# SQLite in WAL mode is the embedded default; IMMEDIATE transactions take the
+# write lock up front, so concurrent writers queue on the busy timeout instead
+# of failing midway with "database is locked".
+SQLITE_OPTIONS = {
+    "init_command": (
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+    ),
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 30,
+}
+
+_database_url = os.environ.get("TMS_DATABASE_URL", "")
+if _database_url:
+    _default_db = dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)
+else:
+    _default_db = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(DATA_DIR / "tms.sqlite3"),
+    }
+if _default_db["ENGINE"] == "django.db.backends.sqlite3":
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    _default_db["OPTIONS"] = {**SQLITE_OPTIONS, **_default_db.get("OPTIONS", {})}
+    _default_db.setdefault("TEST", {})
+    # Tests use a file database so that threads and processes share it.
+    _default_db["TEST"].setdefault("NAME", str(DATA_DIR / "test-tms.sqlite3"))
+DATABASES = {"default": _default_db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (shared counters such as rate limits) --------------------------------
+_cache_url = os.environ.get("TMS_CACHE_URL", "")
+if _cache_url.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _cache_url,
+            "KEY_PREFIX": os.environ.get("TMS_CACHE_PREFIX", "tms"),
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "tms",
+        }
+    }
+
+# --- Background tasks -----------------------------------------------------------
+# Code uses the django-tasks API only; the backend is a setting.
+TASKS = {
+    "default": {
+        "BACKEND": os.environ.get(
+            "TMS_TASKS_BACKEND",
+            "django_tasks.backends.immediate.ImmediateBackend"
+            if TMS_MODE == "test"
+            else "django_tasks_db.DatabaseBackend",
+        ),
+        "QUEUES": ["default", "sms", "bulk"],
+    }
+}
+
+# --- Authentication ---------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+if TMS_MODE == "test":
+    # Fast hashing keeps the suite quick; never used outside tests.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# --- Internationalisation -------------------------------------------------------
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", _("English")), ("sw", _("Kiswahili"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = os.environ.get("TMS_TIME_ZONE", "Africa/Nairobi")
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files -------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if IS_PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage",
+    },
+}
+# Served by the application itself (no CDN): WhiteNoise finds files without
+# collectstatic outside production.
+WHITENOISE_USE_FINDERS = not IS_PRODUCTION
+
+# --- Security -------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env_bool("TMS_SECURE_COOKIES", default=IS_PRODUCTION)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TMS_BEHIND_TLS_PROXY") else None
+)
+
+# --- Logging: no personal data; see docs/ARCHITECTURE.md ----------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("TMS_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- Track My Service -----------------------------------------------------------------
+TMS_SITE_NAME = os.environ.get("TMS_SITE_NAME", "Track My Service")

@@ -1,0 +1,1 @@
+"""Builders for tests: small functions that make valid objects through the real services."""
