@@ -36,7 +36,7 @@ bench: $(STAMP)
 	TMS_MODE=test $(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 messages: $(STAMP)
-	cd src/tms && TMS_MODE=test ../../$(BIN)/tms makemessages -l sw --no-obsolete
+	cd src/tms && TMS_MODE=test ../../$(BIN)/tms makemessages -l sw --no-obsolete -i "*/tests/*" -i "testing/*" -i "demo/*"
 	TMS_MODE=test $(BIN)/python -m tms.core.translations
 
 clean:

@@ -21,13 +21,16 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+EVENT_FIELDS = (
+    "version", "action", "from_status", "to_status", "occurred_at", "recorded_at",
+    "actor_kind", "actor_label", "channel", "note",
+)  # fmt: skip
+
+
 class EventInline(admin.TabularInline):
     model = ApplicationEvent
-    fields = [
-        "version", "action", "from_status", "to_status", "occurred_at", "recorded_at",
-        "actor_kind", "actor_label", "channel", "note",
-    ]  # fmt: skip
-    readonly_fields = fields
+    fields = EVENT_FIELDS
+    readonly_fields = EVENT_FIELDS
     extra = 0
     can_delete = False
 

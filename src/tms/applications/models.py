@@ -42,7 +42,10 @@ class Application(models.Model):
     # Copied from the service so that agency-scoped lists use one index.
     agency = models.ForeignKey(Agency, on_delete=models.PROTECT, verbose_name=_("agency"))
     centre = models.ForeignKey(Centre, on_delete=models.PROTECT, verbose_name=_("centre"))
-    agency_ref = models.CharField(_("agency reference"), max_length=64, null=True, blank=True)
+    # NULL, not "", when absent: the per-agency unique constraint skips NULLs.
+    agency_ref = models.CharField(  # noqa: DJ001
+        _("agency reference"), max_length=64, null=True, blank=True
+    )
 
     status = models.CharField(
         _("status"), max_length=20, choices=Status.choices, default=Status.LODGED
@@ -53,7 +56,9 @@ class Application(models.Model):
 
     applicant_name = models.CharField(_("applicant name"), max_length=200)
     applicant_phone = models.CharField(_("applicant phone (E.164)"), max_length=16)
-    applicant_id_number = models.CharField(_("ID or birth certificate number"), max_length=32, blank=True)
+    applicant_id_number = models.CharField(
+        _("ID or birth certificate number"), max_length=32, blank=True
+    )
     language = models.CharField(
         _("language"), max_length=2, choices=Language.choices, default=Language.ENGLISH
     )
@@ -81,7 +86,9 @@ class Application(models.Model):
         indexes = [
             models.Index(fields=["applicant_phone"], name="application_phone"),
             models.Index(fields=["centre", "status", "ready_at"], name="application_centre_ready"),
-            models.Index(fields=["agency", "status", "lodged_at"], name="application_agency_lodged"),
+            models.Index(
+                fields=["agency", "status", "lodged_at"], name="application_agency_lodged"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -93,13 +100,9 @@ class Application(models.Model):
 class ApplicationEvent(models.Model):
     """One change of state. Written with the change, in the same transaction; never edited."""
 
-    application = models.ForeignKey(
-        Application, on_delete=models.CASCADE, related_name="events"
-    )
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(_("action"), max_length=24)
-    from_status = models.CharField(
-        _("from"), max_length=20, choices=Status.choices, blank=True
-    )
+    from_status = models.CharField(_("from"), max_length=20, choices=Status.choices, blank=True)
     to_status = models.CharField(_("to"), max_length=20, choices=Status.choices)
     occurred_at = models.DateTimeField(_("occurred at"))
     recorded_at = models.DateTimeField(_("recorded at"))

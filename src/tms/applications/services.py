@@ -85,7 +85,9 @@ def _occurred(occurred_at: datetime | None, *, not_before: datetime | None) -> d
     if occurred_at > now + CLOCK_SKEW:
         raise ValidationError(_("The time of the change cannot be in the future."))
     if not_before is not None and occurred_at < not_before:
-        raise ValidationError(_("The time of the change cannot be before the application was lodged."))
+        raise ValidationError(
+            _("The time of the change cannot be before the application was lodged.")
+        )
     return occurred_at
 
 
@@ -188,9 +190,12 @@ def application_lodge(
                 )
                 return application
         except IntegrityError:
-            if agency_ref and Application.objects.filter(
-                agency_id=service.agency_id, agency_ref=agency_ref
-            ).exists():
+            if (
+                agency_ref
+                and Application.objects.filter(
+                    agency_id=service.agency_id, agency_ref=agency_ref
+                ).exists()
+            ):
                 raise DuplicateAgencyReference(
                     {"agency_ref": [_("This agency reference is already lodged.")]}
                 ) from None
@@ -216,9 +221,11 @@ def _transition(
             status=target, version=F("version") + 1, status_changed_at=now, **fields
         )
         if not changed:
-            current = Application.objects.filter(pk=application.pk).values_list(
-                "status", flat=True
-            ).first()
+            current = (
+                Application.objects.filter(pk=application.pk)
+                .values_list("status", flat=True)
+                .first()
+            )
             raise ApplicationConflict(
                 reference=application.reference, current=Status(current or application.status)
             )

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.apps import AppConfig
 
 
@@ -5,3 +7,10 @@ class CoreConfig(AppConfig):
     name = "tms.core"
     label = "core"
     verbose_name = "Core"
+
+    def ready(self) -> None:
+        from tms.core import schedule, tasks
+
+        schedule.register(
+            schedule.Job("prune-finished-tasks", timedelta(days=1), tasks.prune_finished_tasks)
+        )

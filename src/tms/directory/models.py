@@ -85,10 +85,16 @@ class Service(models.Model):
         return f"{self.code} – {self.name_en}"
 
     def name(self, language: str | None = None) -> str:
-        return self.name_sw if (language or get_language() or "en").startswith("sw") else self.name_en
+        return (
+            self.name_sw if (language or get_language() or "en").startswith("sw") else self.name_en
+        )
 
     def what_to_bring(self, language: str | None = None) -> str:
-        return self.bring_sw if (language or get_language() or "en").startswith("sw") else self.bring_en
+        return (
+            self.bring_sw
+            if (language or get_language() or "en").startswith("sw")
+            else self.bring_en
+        )
 
 
 class Centre(models.Model):
@@ -96,9 +102,7 @@ class Centre(models.Model):
 
     code = models.CharField(_("code"), max_length=20, unique=True, validators=[code_validator])
     name = models.CharField(_("name"), max_length=120)
-    county = models.CharField(
-        _("county"), max_length=40, choices=[(c, c) for c in KENYAN_COUNTIES]
-    )
+    county = models.CharField(_("county"), max_length=40, choices=[(c, c) for c in KENYAN_COUNTIES])
     address = models.CharField(_("address"), max_length=250)
     opening_hours = models.CharField(
         _("opening hours"), max_length=120, help_text=_("e.g. Mon–Fri 8:00–17:00, Sat 9:00–13:00")

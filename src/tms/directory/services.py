@@ -33,9 +33,7 @@ def agency_upsert(*, code: str, **fields: Any) -> Agency:
 
 
 def service_upsert(*, code: str, agency: Agency, **fields: Any) -> Service:
-    service, _ = Service.objects.update_or_create(
-        code=code, defaults={"agency": agency, **fields}
-    )
+    service, _ = Service.objects.update_or_create(code=code, defaults={"agency": agency, **fields})
     return service
 
 

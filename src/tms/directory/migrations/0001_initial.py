@@ -7,80 +7,254 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Agency',
+            name="Agency",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=20, unique=True, validators=[django.core.validators.RegexValidator('^[A-Z0-9][A-Z0-9-]{0,19}$', 'Use capital letters, digits and dashes, e.g. NRB or NRB-ID-NEW.')], verbose_name='code')),
-                ('name', models.CharField(max_length=200, verbose_name='name')),
-                ('contact_name', models.CharField(blank=True, max_length=200, verbose_name='contact person')),
-                ('contact_email', models.EmailField(blank=True, max_length=254, verbose_name='contact email')),
-                ('contact_phone', models.CharField(blank=True, max_length=32, verbose_name='contact phone')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        max_length=20,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Z0-9][A-Z0-9-]{0,19}$",
+                                "Use capital letters, digits and dashes, e.g. NRB or NRB-ID-NEW.",
+                            )
+                        ],
+                        verbose_name="code",
+                    ),
+                ),
+                ("name", models.CharField(max_length=200, verbose_name="name")),
+                (
+                    "contact_name",
+                    models.CharField(blank=True, max_length=200, verbose_name="contact person"),
+                ),
+                (
+                    "contact_email",
+                    models.EmailField(blank=True, max_length=254, verbose_name="contact email"),
+                ),
+                (
+                    "contact_phone",
+                    models.CharField(blank=True, max_length=32, verbose_name="contact phone"),
+                ),
             ],
             options={
-                'verbose_name': 'agency',
-                'verbose_name_plural': 'agencies',
-                'ordering': ['code'],
+                "verbose_name": "agency",
+                "verbose_name_plural": "agencies",
+                "ordering": ["code"],
             },
         ),
         migrations.CreateModel(
-            name='Centre',
+            name="Centre",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=20, unique=True, validators=[django.core.validators.RegexValidator('^[A-Z0-9][A-Z0-9-]{0,19}$', 'Use capital letters, digits and dashes, e.g. NRB or NRB-ID-NEW.')], verbose_name='code')),
-                ('name', models.CharField(max_length=120, verbose_name='name')),
-                ('county', models.CharField(choices=[('Mombasa', 'Mombasa'), ('Kwale', 'Kwale'), ('Kilifi', 'Kilifi'), ('Tana River', 'Tana River'), ('Lamu', 'Lamu'), ('Taita-Taveta', 'Taita-Taveta'), ('Garissa', 'Garissa'), ('Wajir', 'Wajir'), ('Mandera', 'Mandera'), ('Marsabit', 'Marsabit'), ('Isiolo', 'Isiolo'), ('Meru', 'Meru'), ('Tharaka-Nithi', 'Tharaka-Nithi'), ('Embu', 'Embu'), ('Kitui', 'Kitui'), ('Machakos', 'Machakos'), ('Makueni', 'Makueni'), ('Nyandarua', 'Nyandarua'), ('Nyeri', 'Nyeri'), ('Kirinyaga', 'Kirinyaga'), ("Murang'a", "Murang'a"), ('Kiambu', 'Kiambu'), ('Turkana', 'Turkana'), ('West Pokot', 'West Pokot'), ('Samburu', 'Samburu'), ('Trans Nzoia', 'Trans Nzoia'), ('Uasin Gishu', 'Uasin Gishu'), ('Elgeyo-Marakwet', 'Elgeyo-Marakwet'), ('Nandi', 'Nandi'), ('Baringo', 'Baringo'), ('Laikipia', 'Laikipia'), ('Nakuru', 'Nakuru'), ('Narok', 'Narok'), ('Kajiado', 'Kajiado'), ('Kericho', 'Kericho'), ('Bomet', 'Bomet'), ('Kakamega', 'Kakamega'), ('Vihiga', 'Vihiga'), ('Bungoma', 'Bungoma'), ('Busia', 'Busia'), ('Siaya', 'Siaya'), ('Kisumu', 'Kisumu'), ('Homa Bay', 'Homa Bay'), ('Migori', 'Migori'), ('Kisii', 'Kisii'), ('Nyamira', 'Nyamira'), ('Nairobi', 'Nairobi')], max_length=40, verbose_name='county')),
-                ('address', models.CharField(max_length=250, verbose_name='address')),
-                ('opening_hours', models.CharField(help_text='e.g. Mon–Fri 8:00–17:00, Sat 9:00–13:00', max_length=120, verbose_name='opening hours')),
-                ('phone', models.CharField(blank=True, max_length=32, verbose_name='phone')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        max_length=20,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Z0-9][A-Z0-9-]{0,19}$",
+                                "Use capital letters, digits and dashes, e.g. NRB or NRB-ID-NEW.",
+                            )
+                        ],
+                        verbose_name="code",
+                    ),
+                ),
+                ("name", models.CharField(max_length=120, verbose_name="name")),
+                (
+                    "county",
+                    models.CharField(
+                        choices=[
+                            ("Mombasa", "Mombasa"),
+                            ("Kwale", "Kwale"),
+                            ("Kilifi", "Kilifi"),
+                            ("Tana River", "Tana River"),
+                            ("Lamu", "Lamu"),
+                            ("Taita-Taveta", "Taita-Taveta"),
+                            ("Garissa", "Garissa"),
+                            ("Wajir", "Wajir"),
+                            ("Mandera", "Mandera"),
+                            ("Marsabit", "Marsabit"),
+                            ("Isiolo", "Isiolo"),
+                            ("Meru", "Meru"),
+                            ("Tharaka-Nithi", "Tharaka-Nithi"),
+                            ("Embu", "Embu"),
+                            ("Kitui", "Kitui"),
+                            ("Machakos", "Machakos"),
+                            ("Makueni", "Makueni"),
+                            ("Nyandarua", "Nyandarua"),
+                            ("Nyeri", "Nyeri"),
+                            ("Kirinyaga", "Kirinyaga"),
+                            ("Murang'a", "Murang'a"),
+                            ("Kiambu", "Kiambu"),
+                            ("Turkana", "Turkana"),
+                            ("West Pokot", "West Pokot"),
+                            ("Samburu", "Samburu"),
+                            ("Trans Nzoia", "Trans Nzoia"),
+                            ("Uasin Gishu", "Uasin Gishu"),
+                            ("Elgeyo-Marakwet", "Elgeyo-Marakwet"),
+                            ("Nandi", "Nandi"),
+                            ("Baringo", "Baringo"),
+                            ("Laikipia", "Laikipia"),
+                            ("Nakuru", "Nakuru"),
+                            ("Narok", "Narok"),
+                            ("Kajiado", "Kajiado"),
+                            ("Kericho", "Kericho"),
+                            ("Bomet", "Bomet"),
+                            ("Kakamega", "Kakamega"),
+                            ("Vihiga", "Vihiga"),
+                            ("Bungoma", "Bungoma"),
+                            ("Busia", "Busia"),
+                            ("Siaya", "Siaya"),
+                            ("Kisumu", "Kisumu"),
+                            ("Homa Bay", "Homa Bay"),
+                            ("Migori", "Migori"),
+                            ("Kisii", "Kisii"),
+                            ("Nyamira", "Nyamira"),
+                            ("Nairobi", "Nairobi"),
+                        ],
+                        max_length=40,
+                        verbose_name="county",
+                    ),
+                ),
+                ("address", models.CharField(max_length=250, verbose_name="address")),
+                (
+                    "opening_hours",
+                    models.CharField(
+                        help_text="e.g. Mon–Fri 8:00–17:00, Sat 9:00–13:00",
+                        max_length=120,
+                        verbose_name="opening hours",
+                    ),
+                ),
+                ("phone", models.CharField(blank=True, max_length=32, verbose_name="phone")),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
             ],
             options={
-                'verbose_name': 'service centre',
-                'verbose_name_plural': 'service centres',
-                'ordering': ['county', 'name'],
+                "verbose_name": "service centre",
+                "verbose_name_plural": "service centres",
+                "ordering": ["county", "name"],
             },
         ),
         migrations.CreateModel(
-            name='PublicHoliday',
+            name="PublicHoliday",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('date', models.DateField(unique=True, verbose_name='date')),
-                ('name', models.CharField(max_length=120, verbose_name='name')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("date", models.DateField(unique=True, verbose_name="date")),
+                ("name", models.CharField(max_length=120, verbose_name="name")),
             ],
             options={
-                'verbose_name': 'public holiday',
-                'verbose_name_plural': 'public holidays',
-                'ordering': ['date'],
+                "verbose_name": "public holiday",
+                "verbose_name_plural": "public holidays",
+                "ordering": ["date"],
             },
         ),
         migrations.CreateModel(
-            name='Service',
+            name="Service",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(max_length=20, unique=True, validators=[django.core.validators.RegexValidator('^[A-Z0-9][A-Z0-9-]{0,19}$', 'Use capital letters, digits and dashes, e.g. NRB or NRB-ID-NEW.')], verbose_name='code')),
-                ('name_en', models.CharField(max_length=120, verbose_name='name (English)')),
-                ('name_sw', models.CharField(max_length=120, verbose_name='name (Kiswahili)')),
-                ('turnaround_days', models.PositiveSmallIntegerField(validators=[django.core.validators.MinValueValidator(1)], verbose_name='promised turnaround (working days)')),
-                ('retention_days', models.PositiveSmallIntegerField(default=90, help_text='Days a ready document waits at the centre before it is returned.', validators=[django.core.validators.MinValueValidator(1)], verbose_name='retention before return (days)')),
-                ('reprint_cost_kes', models.DecimalField(decimal_places=2, default=Decimal('0'), max_digits=10, validators=[django.core.validators.MinValueValidator(Decimal('0'))], verbose_name='reprint cost (KES)')),
-                ('bring_en', models.TextField(blank=True, verbose_name='what to bring at collection (English)')),
-                ('bring_sw', models.TextField(blank=True, verbose_name='what to bring at collection (Kiswahili)')),
-                ('requires_id_number', models.BooleanField(default=False, verbose_name='requires an ID or birth certificate number')),
-                ('is_active', models.BooleanField(default=True, verbose_name='active')),
-                ('agency', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='services', to='directory.agency', verbose_name='agency')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "code",
+                    models.CharField(
+                        max_length=20,
+                        unique=True,
+                        validators=[
+                            django.core.validators.RegexValidator(
+                                "^[A-Z0-9][A-Z0-9-]{0,19}$",
+                                "Use capital letters, digits and dashes, e.g. NRB or NRB-ID-NEW.",
+                            )
+                        ],
+                        verbose_name="code",
+                    ),
+                ),
+                ("name_en", models.CharField(max_length=120, verbose_name="name (English)")),
+                ("name_sw", models.CharField(max_length=120, verbose_name="name (Kiswahili)")),
+                (
+                    "turnaround_days",
+                    models.PositiveSmallIntegerField(
+                        validators=[django.core.validators.MinValueValidator(1)],
+                        verbose_name="promised turnaround (working days)",
+                    ),
+                ),
+                (
+                    "retention_days",
+                    models.PositiveSmallIntegerField(
+                        default=90,
+                        help_text="Days a ready document waits at the centre before it is returned.",
+                        validators=[django.core.validators.MinValueValidator(1)],
+                        verbose_name="retention before return (days)",
+                    ),
+                ),
+                (
+                    "reprint_cost_kes",
+                    models.DecimalField(
+                        decimal_places=2,
+                        default=Decimal("0"),
+                        max_digits=10,
+                        validators=[django.core.validators.MinValueValidator(Decimal("0"))],
+                        verbose_name="reprint cost (KES)",
+                    ),
+                ),
+                (
+                    "bring_en",
+                    models.TextField(
+                        blank=True, verbose_name="what to bring at collection (English)"
+                    ),
+                ),
+                (
+                    "bring_sw",
+                    models.TextField(
+                        blank=True, verbose_name="what to bring at collection (Kiswahili)"
+                    ),
+                ),
+                (
+                    "requires_id_number",
+                    models.BooleanField(
+                        default=False, verbose_name="requires an ID or birth certificate number"
+                    ),
+                ),
+                ("is_active", models.BooleanField(default=True, verbose_name="active")),
+                (
+                    "agency",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="services",
+                        to="directory.agency",
+                        verbose_name="agency",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'service',
-                'verbose_name_plural': 'services',
-                'ordering': ['agency__code', 'code'],
+                "verbose_name": "service",
+                "verbose_name_plural": "services",
+                "ordering": ["agency__code", "code"],
             },
         ),
     ]

@@ -1,0 +1,18 @@
+from django.db import models
+
+
+class ScheduledRun(models.Model):
+    """One run of a scheduled job for one period. The unique constraint is what makes
+    a job run once per period however many workers are running."""
+
+    job = models.CharField(max_length=64)
+    period_start = models.DateTimeField()
+    enqueued_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "period_start"], name="scheduled_run_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job} @ {self.period_start.isoformat()}"
