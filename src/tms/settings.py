@@ -214,3 +214,19 @@ LOGGING = {
 
 # --- Track My Service -----------------------------------------------------------------
 TMS_SITE_NAME = os.environ.get("TMS_SITE_NAME", "Track My Service")
+# Printed in SMS: keep them short.
+TMS_TRACK_URL = os.environ.get("TMS_TRACK_URL", "track.go.ke")
+TMS_USSD_CODE = os.environ.get("TMS_USSD_CODE", "*384*1234#")
+
+# --- SMS (SPEC §5, §8) ---------------------------------------------------------------
+TMS_SMS_BACKEND = os.environ.get("TMS_SMS_BACKEND", "console")
+TMS_AT_USERNAME = os.environ.get("TMS_AT_USERNAME", "sandbox")
+TMS_AT_API_KEY = os.environ.get("TMS_AT_API_KEY", "")
+TMS_AT_SENDER_ID = os.environ.get("TMS_AT_SENDER_ID", "")
+TMS_AT_BASE_URL = os.environ.get("TMS_AT_BASE_URL", "")
+TMS_AT_CALLBACK_TOKEN = os.environ.get("TMS_AT_CALLBACK_TOKEN", "")
+TMS_QUIET_HOURS = os.environ.get("TMS_QUIET_HOURS", "20:00-07:00")
+if TMS_SMS_BACKEND not in {"console", "africastalking"}:
+    raise ImproperlyConfigured("TMS_SMS_BACKEND must be console or africastalking.")
+if TMS_SMS_BACKEND == "africastalking" and not TMS_AT_API_KEY:
+    raise ImproperlyConfigured("TMS_AT_API_KEY is required with TMS_SMS_BACKEND=africastalking.")

@@ -107,6 +107,12 @@ class Centre(models.Model):
     opening_hours = models.CharField(
         _("opening hours"), max_length=120, help_text=_("e.g. Mon–Fri 8:00–17:00, Sat 9:00–13:00")
     )
+    opening_hours_sw = models.CharField(
+        _("opening hours (Kiswahili)"),
+        max_length=120,
+        blank=True,
+        help_text=_("e.g. Jtatu–Ijumaa 8:00–17:00; the English text is used when empty."),
+    )
     phone = models.CharField(_("phone"), max_length=32, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
 
