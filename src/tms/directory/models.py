@@ -69,6 +69,18 @@ class Service(models.Model):
         default=Decimal("0"),
         validators=[MinValueValidator(Decimal("0"))],
     )
+    reminder_days = models.CharField(
+        _("reminders after (days)"),
+        max_length=40,
+        default="7,14,30,60",
+        validators=[
+            RegexValidator(r"^\d{1,3}(,\d{1,3})*$", _("Days separated by commas, e.g. 7,14,30,60."))
+        ],
+        help_text=_("Days after a document is ready when an uncollected reminder goes out."),
+    )
+    final_notice_days = models.PositiveSmallIntegerField(
+        _("final notice (days before return)"), default=7
+    )
     bring_en = models.TextField(_("what to bring at collection (English)"), blank=True)
     bring_sw = models.TextField(_("what to bring at collection (Kiswahili)"), blank=True)
     requires_id_number = models.BooleanField(
@@ -88,6 +100,9 @@ class Service(models.Model):
         return (
             self.name_sw if (language or get_language() or "en").startswith("sw") else self.name_en
         )
+
+    def reminder_schedule(self) -> list[int]:
+        return sorted({int(day) for day in self.reminder_days.split(",") if day.strip()})
 
     def what_to_bring(self, language: str | None = None) -> str:
         return (
