@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "tms.core",
     "tms.directory",
     "tms.applications",
+    "tms.notifications",
     "tms.demo",
 ]
 
@@ -190,6 +191,8 @@ STORAGES = {
 # Served by the application itself (no CDN): WhiteNoise finds files without
 # collectstatic outside production.
 WHITENOISE_USE_FINDERS = not IS_PRODUCTION
+if not IS_PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
 
 # --- Security -------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -76,8 +76,10 @@ class DuplicateAgencyReference(ValidationError):
     pass
 
 
-def _occurred(occurred_at: datetime | None, *, not_before: datetime | None) -> datetime:
-    now = timezone.now()
+def _occurred(
+    occurred_at: datetime | None, *, not_before: datetime | None, now: datetime | None = None
+) -> datetime:
+    now = now or timezone.now()
     if occurred_at is None:
         return now
     if timezone.is_naive(occurred_at):
@@ -156,46 +158,53 @@ def application_lodge(
         raise ValidationError(errors)
 
     now = timezone.now()
-    lodged = _occurred(lodged_at, not_before=None)
+    lodged = _occurred(lodged_at, not_before=None, now=now)
     lodged_day = timezone.localdate(lodged)
     due_date = working_calendar(start=lodged_day).add(lodged_day, service.turnaround_days)
     agency_ref = (agency_ref or "").strip() or None
 
+    with transaction.atomic():
+        application = _insert_with_fresh_reference(
+            Application(
+                service=service,
+                agency_id=service.agency_id,
+                centre=centre,
+                agency_ref=agency_ref,
+                status=Status.LODGED,
+                applicant_name=name,
+                applicant_phone=phone,
+                applicant_id_number=id_number,
+                language=language,
+                lodged_at=lodged,
+                due_date=due_date,
+                status_changed_at=now,
+            )
+        )
+        _record(
+            application,
+            action=Action.LODGE,
+            from_status="",
+            actor=actor,
+            occurred_at=lodged,
+            recorded_at=now,
+            note=note,
+        )
+    return application
+
+
+def _insert_with_fresh_reference(application: Application) -> Application:
+    """Insert with a new random reference, drawing again on the (rare) collision."""
     for _attempt in range(REFERENCE_ATTEMPTS):
+        application.reference = references.generate()
         try:
             with transaction.atomic():
-                application = Application.objects.create(
-                    reference=references.generate(),
-                    service=service,
-                    agency_id=service.agency_id,
-                    centre=centre,
-                    agency_ref=agency_ref,
-                    status=Status.LODGED,
-                    applicant_name=name,
-                    applicant_phone=phone,
-                    applicant_id_number=id_number,
-                    language=language,
-                    lodged_at=lodged,
-                    due_date=due_date,
-                    status_changed_at=now,
-                )
-                _record(
-                    application,
-                    action=Action.LODGE,
-                    from_status="",
-                    actor=actor,
-                    occurred_at=lodged,
-                    recorded_at=now,
-                    note=note,
-                )
-                return application
+                application.save(force_insert=True)
+            return application
         except IntegrityError:
-            if (
-                agency_ref
-                and Application.objects.filter(
-                    agency_id=service.agency_id, agency_ref=agency_ref
-                ).exists()
-            ):
+            application.pk = None
+            if application.agency_ref and Application.objects.filter(
+                agency_id=application.agency_id, agency_ref=application.agency_ref
+            ).exists():
                 raise DuplicateAgencyReference(
                     {"agency_ref": [_("This agency reference is already lodged.")]}
                 ) from None
@@ -213,8 +222,8 @@ def _transition(
     **fields: Any,
 ) -> Application:
     target = target_of(action, Status(application.status))
-    occurred = _occurred(occurred_at, not_before=application.lodged_at)
     now = timezone.now()
+    occurred = _occurred(occurred_at, not_before=application.lodged_at, now=now)
     seen_version = application.version
     with transaction.atomic():
         changed = Application.objects.filter(pk=application.pk, version=seen_version).update(
@@ -230,20 +239,30 @@ def _transition(
                 reference=application.reference, current=Status(current or application.status)
             )
         from_status = application.status
-        application.status = target
-        application.version = seen_version + 1
-        application.status_changed_at = now
-        for name, value in fields.items():
+        changed_fields = {
+            "status": target,
+            "version": seen_version + 1,
+            "status_changed_at": now,
+            **fields,
+        }
+        before = {name: getattr(application, name) for name in changed_fields}
+        for name, value in changed_fields.items():
             setattr(application, name, value)
-        _record(
-            application,
-            action=action,
-            from_status=from_status,
-            actor=actor,
-            occurred_at=occurred,
-            recorded_at=now,
-            note=note,
-        )
+        try:
+            _record(
+                application,
+                action=action,
+                from_status=from_status,
+                actor=actor,
+                occurred_at=occurred,
+                recorded_at=now,
+                note=note,
+            )
+        except BaseException:
+            # The transaction rolls back; so does the caller's copy.
+            for name, value in before.items():
+                setattr(application, name, value)
+            raise
     return application
 
 

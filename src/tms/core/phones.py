@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+_ALLOWED = re.compile(r"\+?[0-9 ().\-]{6,24}")
 MOBILE_TYPES = {
     phonenumbers.PhoneNumberType.MOBILE,
     phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
@@ -23,6 +26,9 @@ def normalise_phone(raw: str, *, region: str = "KE") -> str:
     ``254712345678``, ``+254 712 345 678``) and international numbers.
     """
     text = (raw or "").strip()
+    # phonenumbers reads letters as keypad digits (ABC = 2): a typo would reach a stranger.
+    if not _ALLOWED.fullmatch(text):
+        raise InvalidPhoneNumber(_("Enter a valid mobile phone number."))
     digits = "".join(ch for ch in text if ch.isdigit())
     # "254712345678" without a plus is the form many systems export.
     if not text.startswith("+") and digits.startswith("254") and len(digits) == 12:
