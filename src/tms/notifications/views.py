@@ -1,0 +1,80 @@
+"""Africa's Talking callbacks (SPEC §8) and the staff SMS outbox page."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import render
+from django.utils.crypto import constant_time_compare
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST, require_safe
+
+from tms.notifications.models import Message
+from tms.notifications.services import active_pause, delivery_report_record
+
+logger = logging.getLogger(__name__)
+
+
+def callback_token_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """With TMS_AT_CALLBACK_TOKEN set, ``?token=`` must match, compared in constant time."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        expected = settings.TMS_AT_CALLBACK_TOKEN
+        if expected and not constant_time_compare(request.GET.get("token", ""), expected):
+            return HttpResponseForbidden("forbidden", content_type="text/plain")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@csrf_exempt
+@require_POST
+@callback_token_required
+def delivery_report(request: HttpRequest) -> HttpResponse:
+    """A delivery report: recorded however it arrives (twice, early, unknown id); never a 500."""
+    gateway_id = request.POST.get("id", "").strip()
+    status = request.POST.get("status", "").strip()
+    if not gateway_id or not status:
+        return HttpResponse("missing id or status", status=400, content_type="text/plain")
+    try:
+        delivery_report_record(
+            gateway_message_id=gateway_id,
+            status=status,
+            phone=request.POST.get("phoneNumber", "").strip(),
+            failure_reason=request.POST.get("failureReason", "").strip(),
+            network_code=request.POST.get("networkCode", "").strip(),
+        )
+    except Exception:
+        # The gateway retries on errors; a report we cannot record must not loop forever.
+        logger.exception("could not record a delivery report")
+        return HttpResponse("not recorded", status=503, content_type="text/plain")
+    return HttpResponse("ok", content_type="text/plain")
+
+
+@staff_member_required
+@require_safe
+def outbox(request: HttpRequest) -> HttpResponse:
+    """What citizens receive, newest first: the demo's window on the SMS gateway."""
+    messages = Message.objects.select_related("application").order_by("-created_at", "-id")
+    state = request.GET.get("state", "")
+    if state:
+        messages = messages.filter(state=state)
+    page = Paginator(messages, 50, allow_empty_first_page=True).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "notifications/outbox.html",
+        {
+            "page": page,
+            "state": state,
+            "pause": active_pause(),
+            "states": Message._meta.get_field("state").choices,
+        },
+    )
