@@ -118,8 +118,11 @@ if _default_db["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     _default_db["OPTIONS"] = {**SQLITE_OPTIONS, **_default_db.get("OPTIONS", {})}
     _default_db.setdefault("TEST", {})
-    # Tests use a file database so that threads and processes share it.
-    _default_db["TEST"].setdefault("NAME", str(DATA_DIR / "test-tms.sqlite3"))
+    # Tests use a file database so that threads and processes share it; one per test
+    # run, so that two runs on one machine do not trample each other.
+    _default_db["TEST"].setdefault(
+        "NAME", os.environ.get("TMS_TEST_DB") or str(DATA_DIR / f"test-tms-{os.getpid()}.sqlite3")
+    )
 DATABASES = {"default": _default_db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

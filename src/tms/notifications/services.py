@@ -279,15 +279,16 @@ def _requests(claimed: Sequence[Claimed]) -> list[tuple[str, list[Claimed]]]:
         by_body[item.body].append(item)
     requests: list[tuple[str, list[Claimed]]] = []
     for body, items in by_body.items():
-        batches: list[list[Claimed]] = []
+        batches: list[tuple[list[Claimed], set[str]]] = []
         for item in items:
-            for batch in batches:
-                if len(batch) < MAX_RECIPIENTS and all(other.to != item.to for other in batch):
+            for batch, numbers in batches:
+                if len(batch) < MAX_RECIPIENTS and item.to not in numbers:
                     batch.append(item)
+                    numbers.add(item.to)
                     break
             else:
-                batches.append([item])
-        requests.extend((body, batch) for batch in batches)
+                batches.append(([item], {item.to}))
+        requests.extend((body, batch) for batch, _ in batches)
     return requests
 
 

@@ -54,9 +54,10 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from functools import partial
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -206,37 +207,34 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(head.encode("latin-1") + body)
 
 
-class _Reporter:
-    """Posts scheduled delivery reports from a few background threads."""
+class _Lane:
+    """One report-posting thread with its own schedule."""
 
-    def __init__(self, sim: AtSimulator, workers: int) -> None:
-        self._sim = sim
+    def __init__(self, post: Callable[[str, dict[str, str]], object], name: str) -> None:
+        self._post = post
         self._heap: list[tuple[float, int, str, dict[str, str]]] = []
         self._seq = 0
+        self._busy = False
         self._cv = threading.Condition()
         self._stopped = False
-        self._client = httpx.Client(timeout=10.0)
-        self._threads = [
-            threading.Thread(target=self._run, name=f"at-sim-reports-{i}", daemon=True)
-            for i in range(workers)
-        ]
-        for thread in self._threads:
-            thread.start()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
 
-    def schedule(self, items: Iterable[tuple[float, str, dict[str, str]]]) -> None:
+    def schedule(self, items: list[tuple[float, str, dict[str, str]]]) -> None:
         with self._cv:
             for due, url, form in items:
                 self._seq += 1
                 heapq.heappush(self._heap, (due, self._seq, url, form))
-            self._cv.notify_all()
+            self._cv.notify()
 
     def pending(self) -> int:
         with self._cv:
-            return len(self._heap)
+            return len(self._heap) + self._busy
 
     def _run(self) -> None:
         while True:
             with self._cv:
+                self._busy = False
                 while not self._stopped:
                     now = time.monotonic()
                     if self._heap and self._heap[0][0] <= now:
@@ -245,14 +243,43 @@ class _Reporter:
                 if self._stopped:
                     return
                 _, _, url, form = heapq.heappop(self._heap)
-            self._sim._post_report(self._client, url, form)
+                self._busy = True
+            self._post(url, form)
 
     def stop(self) -> None:
         with self._cv:
             self._stopped = True
-            self._cv.notify_all()
-        for thread in self._threads:
-            thread.join(timeout=5)
+            self._cv.notify()
+        self._thread.join(timeout=5)
+
+
+class _Reporter:
+    """Posts scheduled delivery reports from a few background threads.
+
+    All reports for one message go through the same thread, so without jitter they
+    arrive in the order scheduled; different messages' reports run in parallel.
+    """
+
+    def __init__(self, sim: AtSimulator, workers: int) -> None:
+        self._client = httpx.Client(timeout=10.0)
+        post = partial(sim._post_report, self._client)
+        self._lanes = [_Lane(post, f"at-sim-reports-{i}") for i in range(max(1, workers))]
+
+    def schedule(self, items: Iterable[tuple[float, str, dict[str, str]]]) -> None:
+        by_lane: dict[int, list[tuple[float, str, dict[str, str]]]] = {}
+        for item in items:
+            lane = hash(item[2]["id"]) % len(self._lanes)
+            by_lane.setdefault(lane, []).append(item)
+        for lane, lane_items in by_lane.items():
+            self._lanes[lane].schedule(lane_items)
+
+    def pending(self) -> int:
+        """Reports scheduled or being posted."""
+        return sum(lane.pending() for lane in self._lanes)
+
+    def stop(self) -> None:
+        for lane in self._lanes:
+            lane.stop()
         self._client.close()
 
 
@@ -289,9 +316,8 @@ class AtSimulator:
 
     def start(self) -> AtSimulator:
         self._server = _Server(self._address, self)
-        self._reporter = _Reporter(self, self._report_workers)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
         self._thread.start()
         return self
@@ -302,8 +328,10 @@ class AtSimulator:
             self._server.shutdown()
             self._server.drop_connections()
             self._server.server_close()
-        if self._reporter is not None:
-            self._reporter.stop()
+        with self._lock:
+            reporter = self._reporter
+        if reporter is not None:
+            reporter.stop()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -451,18 +479,18 @@ class AtSimulator:
             }
             if full:
                 result["by_number"] = dict(self._by_number)
-        result["reports_pending"] = self._reporter.pending() if self._reporter else 0
+            reporter = self._reporter
+        result["reports_pending"] = reporter.pending() if reporter else 0
         return result
 
     def wait_for_reports(self, timeout: float = 10.0) -> bool:
-        """Wait until no automatic report is still scheduled (True) or ``timeout`` passes."""
+        """Wait until every automatic report has been posted (True) or ``timeout`` passes."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self._reporter is None or self._reporter.pending() == 0:
-                # A report popped from the heap may still be in flight: give it a moment.
-                time.sleep(0.05)
-                if self._reporter is None or self._reporter.pending() == 0:
-                    return True
+            with self._lock:
+                reporter = self._reporter
+            if reporter is None or reporter.pending() == 0:
+                return True
             time.sleep(0.01)
         return False
 
@@ -509,7 +537,7 @@ class AtSimulator:
         return status
 
     def _schedule_reports(self, config: ReportConfig, accepted: list[SimMessage]) -> None:
-        assert self._reporter is not None and config.callback_url is not None
+        assert config.callback_url is not None
         url = config.callback_url
         base = time.monotonic() + config.delay
         rnd = self._random
@@ -526,7 +554,13 @@ class AtSimulator:
                 items.append((due, url, form))
                 if config.duplicates and rnd.random() < config.duplicates:
                     items.append((due + rnd.uniform(0, max(config.jitter, 0.01)), url, form))
-        self._reporter.schedule(items)
+        with self._lock:
+            # Started on first use: its HTTP client costs ~0.1 s to set up (TLS context).
+            if self._reporter is None and not self._closing.is_set():
+                self._reporter = _Reporter(self, self._report_workers)
+            reporter = self._reporter
+        if reporter is not None:
+            reporter.schedule(items)
 
     # --- the HTTP side ---------------------------------------------------------------
 
@@ -578,7 +612,7 @@ class AtSimulator:
             return
 
         payload, accepted = self._accept(form, mode)
-        if accepted and reports.callback_url and self._reporter is not None:
+        if accepted and reports.callback_url:
             self._schedule_reports(reports, accepted)
         if mode.invalid_json:
             payload = payload[: len(payload) // 2]
@@ -752,7 +786,9 @@ class CallbackReceiver:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -114,7 +114,7 @@ def test_the_whole_default_alphabet_is_gsm7() -> None:
     assert len(set(basic)) == 127  # 128 codes less the escape
     assert set(basic) == GSM7_BASIC
     assert count(basic) == SegmentCount("GSM-7", 127, 1, 160, 33)
-    assert GSM7_EXTENSION == set("^{}\\[~]|€\x0c")
+    assert set("^{}\\[~]|€\x0c") == GSM7_EXTENSION
 
 
 @pytest.mark.parametrize("char", ["’", "“", "ç", "á", "\t", "\x1b", "–", "…", "ж", EMOJI])

@@ -84,7 +84,8 @@ def test_cost_is_per_segment(sim: AtSimulator, http: httpx.Client) -> None:
 def test_missing_or_wrong_api_key_gets_401_plain_text(
     sim: AtSimulator, http: httpx.Client, headers: dict[str, str]
 ) -> None:
-    response = post(http, sim, headers={"Accept": "application/json", "Content-Type": FORM, **headers})
+    base_headers = {"Accept": "application/json", "Content-Type": FORM}
+    response = post(http, sim, headers={**base_headers, **headers})
     assert response.status_code == 401
     assert response.text == AUTH_FAILED
     assert response.headers["content-type"].startswith("text/plain")
@@ -302,8 +303,10 @@ def test_a_failing_receiver_is_counted_not_raised(sim: AtSimulator, http: httpx.
 def test_runs_as_a_process(tmp_path: Path) -> None:
     dump = tmp_path / "records.jsonl"
     process = subprocess.Popen(
-        [sys.executable, "-m", "tms.notifications.tests.simulator", "--port", "0"]
-        + ["--api-key", KEY, "--dump", str(dump)],
+        [
+            *(sys.executable, "-m", "tms.notifications.tests.simulator"),
+            *("--port", "0", "--api-key", KEY, "--dump", str(dump)),
+        ],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[3])},
@@ -323,5 +326,7 @@ def test_runs_as_a_process(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=10) == 0
+        assert process.stdout is not None
+        process.stdout.close()
     lines = [json.loads(line) for line in dump.read_text().splitlines()]
     assert sorted(r["number"] for r in lines) == [A, B]
