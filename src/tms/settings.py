@@ -218,6 +218,14 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- Email (staff alerts) ---------------------------------------------------------------
+ADMINS = [("TMS operations", email) for email in env_list("TMS_ADMIN_EMAILS")]
+SERVER_EMAIL = DEFAULT_FROM_EMAIL = os.environ.get("TMS_FROM_EMAIL", "tms@localhost")
+EMAIL_HOST = os.environ.get("TMS_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("TMS_EMAIL_PORT", "25"))
+if not IS_PRODUCTION:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+
 # --- Track My Service -----------------------------------------------------------------
 TMS_SITE_NAME = os.environ.get("TMS_SITE_NAME", "Track My Service")
 # Printed in SMS: keep them short.

@@ -202,9 +202,12 @@ def _insert_with_fresh_reference(application: Application) -> Application:
             return application
         except IntegrityError:
             application.pk = None
-            if application.agency_ref and Application.objects.filter(
-                agency_id=application.agency_id, agency_ref=application.agency_ref
-            ).exists():
+            if (
+                application.agency_ref
+                and Application.objects.filter(
+                    agency_id=application.agency_id, agency_ref=application.agency_ref
+                ).exists()
+            ):
                 raise DuplicateAgencyReference(
                     {"agency_ref": [_("This agency reference is already lodged.")]}
                 ) from None
