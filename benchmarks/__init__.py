@@ -1,0 +1,1 @@
+"""Benchmarks of Track My Service: ``python -m benchmarks.run`` (``make bench``)."""
