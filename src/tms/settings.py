@@ -240,6 +240,14 @@ TMS_AT_SENDER_ID = os.environ.get("TMS_AT_SENDER_ID", "")
 TMS_AT_BASE_URL = os.environ.get("TMS_AT_BASE_URL", "")
 TMS_AT_CALLBACK_TOKEN = os.environ.get("TMS_AT_CALLBACK_TOKEN", "")
 TMS_QUIET_HOURS = os.environ.get("TMS_QUIET_HOURS", "20:00-07:00")
+# How long a sender may hold a claimed message before it counts as interrupted, how
+# long an interrupted one waits for a delivery report, and how often the worker checks.
+TMS_SMS_LEASE_SECONDS = int(os.environ.get("TMS_SMS_LEASE_SECONDS", "120"))
+TMS_SMS_UNKNOWN_HOLD_SECONDS = int(os.environ.get("TMS_SMS_UNKNOWN_HOLD_SECONDS", "300"))
+TMS_SMS_SWEEP_SECONDS = int(os.environ.get("TMS_SMS_SWEEP_SECONDS", "60"))
+TMS_SMS_BATCH = int(os.environ.get("TMS_SMS_BATCH", "500"))
+TMS_SMS_CONCURRENCY = int(os.environ.get("TMS_SMS_CONCURRENCY", "8"))
+TMS_SCHEDULE_CHECK_SECONDS = float(os.environ.get("TMS_SCHEDULE_CHECK_SECONDS", "5"))
 if TMS_SMS_BACKEND not in {"console", "africastalking"}:
     raise ImproperlyConfigured("TMS_SMS_BACKEND must be console or africastalking.")
 if TMS_SMS_BACKEND == "africastalking" and not TMS_AT_API_KEY:

@@ -143,8 +143,11 @@ class DeliveryReport(models.Model):
 
     class Meta:
         indexes = [
+            # Reconciling a send whose answer was lost looks reports up by number.
             models.Index(
-                fields=["received_at"], condition=Q(message__isnull=True), name="report_unmatched"
+                fields=["phone", "received_at"],
+                condition=Q(message__isnull=True),
+                name="report_unmatched",
             )
         ]
 

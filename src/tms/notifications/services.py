@@ -13,7 +13,7 @@ from datetime import datetime, time, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import mail_admins
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -46,8 +46,17 @@ from tms.notifications.rendering import (
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=2)  # far longer than a gateway call (10 s timeout)
-UNKNOWN_HOLD = timedelta(minutes=5)  # wait this long for a delivery report before resending
+
+def lease() -> timedelta:
+    """How long a claim lasts: far longer than a gateway call (10 s timeout)."""
+    return timedelta(seconds=settings.TMS_SMS_LEASE_SECONDS)
+
+
+def unknown_hold() -> timedelta:
+    """How long an interrupted send waits for a delivery report before it is resent."""
+    return timedelta(seconds=settings.TMS_SMS_UNKNOWN_HOLD_SECONDS)
+
+
 RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=1)
 MAX_ATTEMPTS = 10
@@ -265,7 +274,7 @@ def _claim(*, gateway_name: str, limit: int, now: datetime) -> list[Claimed]:
         Message.objects.filter(id__in=[row[0] for row in rows]).update(
             state=MessageState.SENDING,
             attempts=F("attempts") + 1,
-            lease_expires_at=now + LEASE,
+            lease_expires_at=now + lease(),
             gateway=gateway_name,
         )
     return [Claimed(id=i, to=to, body=body, attempts=a + 1) for i, to, body, a in rows]
@@ -365,7 +374,7 @@ def _record(
             if isinstance(result, FateUnknown):
                 # Resending now could duplicate: wait for a delivery report (the sweeper).
                 message.state = MessageState.UNKNOWN
-                message.next_attempt_at = now + UNKNOWN_HOLD
+                message.next_attempt_at = now + unknown_hold()
                 message.lease_expires_at = now
                 message.gateway_status, message.failure_reason = (
                     "",
@@ -414,20 +423,43 @@ def _record(
                 message.failure_reason = f"retrying: {result.status}"[:200]
                 summary.retrying += 1
             updates.append(message)
-        Message.objects.bulk_update(
-            updates,
-            [
-                "state", "attempts", "lease_expires_at", "gateway_status", "failure_reason",
-                "gateway_message_id", "cost", "currency", "sent_at", "finished_at",
-                "next_attempt_at",
-            ],
-            batch_size=500,
-        )  # fmt: skip
+        _write_outcomes(updates)
         _apply_waiting_reports([gid for gid in accepted_ids if gid])
 
 
-def dispatch_due(*, gateway: SmsGateway, limit: int = 500, concurrency: int = 8) -> DispatchSummary:
+OUTCOME_FIELDS = [
+    "state", "attempts", "lease_expires_at", "gateway_status", "failure_reason",
+    "gateway_message_id", "cost", "currency", "sent_at", "finished_at", "next_attempt_at",
+]  # fmt: skip
+
+
+def _write_outcomes(updates: Sequence[Message]) -> None:
+    """One parameterised UPDATE per message, sent as a batch: Django's bulk_update builds
+    a CASE expression per field and row, which cost more than the sending itself."""
+    if not updates:
+        return
+    fields = [
+        field
+        for name in OUTCOME_FIELDS
+        if isinstance(field := Message._meta.get_field(name), models.Field)
+    ]
+    assignments = ", ".join(f"{connection.ops.quote_name(f.column or f.name)} = %s" for f in fields)
+    table = connection.ops.quote_name(Message._meta.db_table)
+    sql = f"UPDATE {table} SET {assignments} WHERE id = %s"  # noqa: S608
+    rows = [
+        [f.get_db_prep_save(getattr(message, f.attname), connection) for f in fields] + [message.id]
+        for message in updates
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def dispatch_due(
+    *, gateway: SmsGateway, limit: int | None = None, concurrency: int | None = None
+) -> DispatchSummary:
     """Claim up to ``limit`` due messages, send them, record every outcome."""
+    limit = limit or settings.TMS_SMS_BATCH
+    concurrency = concurrency or settings.TMS_SMS_CONCURRENCY
     now = timezone.now()
     summary = DispatchSummary()
     if active_pause(now) is not None:
@@ -521,22 +553,38 @@ class SweepSummary:
     marked_unknown: int = 0
     reconciled: int = 0
     requeued: int = 0
+    late_reports: int = 0
 
 
 @transaction.atomic
 def sweep_stale_sends(*, now: datetime | None = None) -> SweepSummary:
     """Messages whose sender died mid-send become ``unknown``. An unknown message is
     reconciled from a delivery report for its number received since its claim (when
-    exactly one matches); after UNKNOWN_HOLD without one, it is queued again (the one
+    exactly one matches); after the unknown hold without one, it is queued again (the one
     rule that may send a duplicate: better twice than never)."""
     now = now or timezone.now()
     summary = SweepSummary()
+    # On PostgreSQL a report can commit while the send's record is still in flight:
+    # neither sees the other. Match such reports now that both have committed.
+    late = (
+        DeliveryReport.objects.filter(message__isnull=True)
+        .filter(
+            gateway_message_id__in=Message.objects.filter(gateway_message_id__isnull=False).values(
+                "gateway_message_id"
+            )
+        )
+        .values_list("gateway_message_id", flat=True)
+        .distinct()[:5000]
+    )
+    late_ids = list(late)
+    _apply_waiting_reports(late_ids)
+    summary.late_reports = len(late_ids)
     summary.marked_unknown = Message.objects.filter(
         state=MessageState.SENDING, lease_expires_at__lt=now
-    ).update(state=MessageState.UNKNOWN, next_attempt_at=now + UNKNOWN_HOLD)
+    ).update(state=MessageState.UNKNOWN, next_attempt_at=now + unknown_hold())
 
     for message in Message.objects.select_for_update().filter(state=MessageState.UNKNOWN):
-        claimed_at = (message.lease_expires_at or now) - LEASE
+        claimed_at = (message.lease_expires_at or now) - lease()
         candidates = list(
             DeliveryReport.objects.filter(
                 message__isnull=True, phone=message.to, received_at__gte=claimed_at

@@ -25,7 +25,12 @@ from hypothesis.stateful import (
 from tms.applications.lifecycle import InvalidTransition, Status
 from tms.applications.models import Application, ApplicationEvent
 from tms.applications.services import ApplicationConflict
-from tms.applications.tests.expected_lifecycle import ACTIONS_AFTER_LODGING, EXPECTED, PATH_TO, perform
+from tms.applications.tests.expected_lifecycle import (
+    ACTIONS_AFTER_LODGING,
+    EXPECTED,
+    PATH_TO,
+    perform,
+)
 from tms.directory.models import Centre, Service
 from tms.testing.builders import lodge, make_centre, make_service
 

@@ -100,7 +100,9 @@ def test_a_timeout_leaves_the_fate_unknown_rather_than_resending_at_once(sim, ga
 
     message = Message.objects.get()
     assert message.state == MessageState.UNKNOWN
-    assert message.next_attempt_at >= timezone.now() + services.UNKNOWN_HOLD - timedelta(seconds=5)
+    assert message.next_attempt_at >= timezone.now() + services.unknown_hold() - timedelta(
+        seconds=5
+    )
 
 
 @pytest.mark.django_db

@@ -93,7 +93,7 @@ def test_stale_sends_become_unknown_then_reconciled_from_a_delivery_report():
         gateway_message_id="ATXid_lost", status="Success", phone="+254712000111"
     )
 
-    later = now + services.LEASE + timedelta(seconds=1)
+    later = now + services.lease() + timedelta(seconds=1)
     summary = services.sweep_stale_sends(now=later)
 
     message = Message.objects.get()
@@ -108,10 +108,10 @@ def test_unknown_sends_without_a_report_are_queued_again_after_the_hold():
     now = timezone.now()
     services._claim(gateway_name="console", limit=10, now=now)
 
-    services.sweep_stale_sends(now=now + services.LEASE + timedelta(seconds=1))
+    services.sweep_stale_sends(now=now + services.lease() + timedelta(seconds=1))
     assert Message.objects.get().state == MessageState.UNKNOWN
     services.sweep_stale_sends(
-        now=now + services.LEASE + services.UNKNOWN_HOLD + timedelta(seconds=2)
+        now=now + services.lease() + services.unknown_hold() + timedelta(seconds=2)
     )
 
     message = Message.objects.get()
@@ -150,3 +150,16 @@ def test_reports_out_of_order_never_move_a_final_state_back():
     message = Message.objects.get()
     assert message.state == MessageState.DELIVERED
     assert message.reports.count() == 3
+
+
+@pytest.mark.django_db
+def test_a_report_that_raced_the_send_record_is_matched_by_the_sweeper():
+    # On PostgreSQL the report and the send's record can commit side by side unseen.
+    lodge()
+    services.delivery_report_record(gateway_message_id="ATXid_race", status="Success")
+    Message.objects.update(state=MessageState.SENT, gateway_message_id="ATXid_race")
+
+    summary = services.sweep_stale_sends()
+
+    assert summary.late_reports == 1
+    assert Message.objects.get().state == MessageState.DELIVERED

@@ -11,13 +11,13 @@ import threading
 from argparse import ArgumentParser
 from typing import Any
 
+from django.conf import settings
 from django.db import close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
 from tms.core import schedule
 
 logger = logging.getLogger("tms.worker")
-SCHEDULE_CHECK_SECONDS = 5.0
 
 
 def run_scheduler(stop: threading.Event) -> None:
@@ -28,7 +28,7 @@ def run_scheduler(stop: threading.Event) -> None:
         except Exception:
             # A database restart must not kill the scheduler; it tries again shortly.
             logger.exception("scheduled jobs check failed")
-        stop.wait(SCHEDULE_CHECK_SECONDS)
+        stop.wait(settings.TMS_SCHEDULE_CHECK_SECONDS)
     connection.close()
 
 
