@@ -59,6 +59,9 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     readonly_fields = ["preview"]
     fields = ["event", "language", "body", "preview"]
 
+    class Media:
+        js = ["notifications/segment-counter.js"]
+
     @admin.display(description=_("preview with the longest realistic values"))
     def preview(self, obj: MessageTemplate | None) -> str:
         if obj is None or not obj.pk:

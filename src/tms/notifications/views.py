@@ -8,16 +8,22 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages as django_messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.crypto import constant_time_compare
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
-from tms.notifications.models import Message
-from tms.notifications.services import active_pause, delivery_report_record
+from tms.applications.references import ReferenceTypingError
+from tms.notifications.models import Message, MessageState
+from tms.notifications.selectors import message_list
+from tms.notifications.services import active_pause, delivery_report_record, message_resend
 
 logger = logging.getLogger(__name__)
 
@@ -62,11 +68,15 @@ def delivery_report(request: HttpRequest) -> HttpResponse:
 @staff_member_required
 @require_safe
 def outbox(request: HttpRequest) -> HttpResponse:
-    """What citizens receive, newest first: the demo's window on the SMS gateway."""
-    messages = Message.objects.select_related("application").order_by("-created_at", "-id")
+    """What citizens receive, newest first: the demo's window on the SMS gateway.
+    ``?reference=`` shows one application's messages."""
     state = request.GET.get("state", "")
-    if state:
-        messages = messages.filter(state=state)
+    reference = request.GET.get("reference", "").strip()
+    reference_error = ""
+    try:
+        messages = message_list(state=state, reference=reference)
+    except ReferenceTypingError as error:
+        messages, reference_error = Message.objects.none(), error.message
     page = Paginator(messages, 50, allow_empty_first_page=True).get_page(request.GET.get("page"))
     return render(
         request,
@@ -74,7 +84,27 @@ def outbox(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "state": state,
+            "reference": reference,
+            "reference_error": reference_error,
             "pause": active_pause(),
-            "states": Message._meta.get_field("state").choices,
+            "states": MessageState.choices,
+            "resendable": {MessageState.FAILED, MessageState.UNKNOWN},
         },
     )
+
+
+@staff_member_required
+@require_POST
+def resend(request: HttpRequest, message_id: int) -> HttpResponse:
+    """One click to send a failed or unknown message again."""
+    message = get_object_or_404(Message, pk=message_id)
+    try:
+        message_resend(message=message)
+    except ValueError:
+        django_messages.error(request, _("Only failed or unknown messages can be resent."))
+    else:
+        django_messages.success(request, _("The message is queued again."))
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("sms-outbox")
+    return redirect(target)

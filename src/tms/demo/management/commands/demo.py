@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from tms.demo.services import demo_logins
+
 
 class Command(BaseCommand):
     help = "Run the whole system with demo data: migrate, seed, web server and worker."
@@ -31,9 +33,14 @@ class Command(BaseCommand):
             subprocess.Popen([*tms, "serve", "--bind", bind, "--workers", "2"]),  # noqa: S603
             subprocess.Popen([*tms, "worker", "--interval", "1"]),  # noqa: S603
         ]
+        logins = "\n".join(
+            f"    {login.username} / {login.password}  ({login.role})" for login in demo_logins()
+        )
         self.stdout.write(
             self.style.SUCCESS(f"\nTrack My Service is running at http://{bind}/\n")
-            + f"  Admin:      http://{bind}/admin/\n"
+            + f"  Staff sign-in (admin): http://{bind}/admin/\n"
+            + f"  SMS outbox (what citizens receive): http://{bind}/staff/sms/\n"
+            + f"  Demo logins:\n{logins}\n"
             + "  Press Ctrl-C to stop.\n"
         )
         stopping = False
