@@ -104,7 +104,7 @@ class MessageAdmin(admin.ModelAdmin):
             message_resend(message=message)
             done += 1
         self.message_user(
-            request, _("%(n)d message(s) queued again.") % {"n": done}, messages.SUCCESS
+            request, _("Messages queued again: %(n)d.") % {"n": done}, messages.SUCCESS
         )
 
 

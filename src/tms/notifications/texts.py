@@ -1,6 +1,8 @@
 """The built-in wording of every SMS, in English and Swahili (SPEC §5).
 
-Administrators may override any of them (MessageTemplate). Placeholders are
+These are data rather than gettext messages because administrators edit each
+language's wording on its own (MessageTemplate) and the message language is the
+citizen's, not the request's. Administrators may override any of them. Placeholders are
 ``{name}``; ``PLACEHOLDERS`` lists which each event may use. Every text must fit
 two segments with the longest realistic values (tests/test_texts.py proves it).
 """
