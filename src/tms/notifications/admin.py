@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
@@ -9,7 +10,13 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from tms.notifications import segments
-from tms.notifications.models import Message, MessageState, MessageTemplate, SendingPause
+from tms.notifications.models import (
+    Event,
+    Message,
+    MessageState,
+    MessageTemplate,
+    SendingPause,
+)
 from tms.notifications.rendering import (
     UnknownPlaceholder,
     check_template,
@@ -20,11 +27,25 @@ from tms.notifications.services import message_resend, sending_resume, template_
 from tms.notifications.texts import DEFAULTS, PLACEHOLDERS
 
 
+def preview_examples() -> str:
+    """Example values per event and language, for the editor's live preview."""
+    return json.dumps(
+        {
+            event: {language: example_values(event, language) for language in ("en", "sw")}
+            for event in Event.values
+        }
+    )
+
+
 class MessageTemplateForm(forms.ModelForm):
     class Meta:
         model = MessageTemplate
         fields = ["event", "language", "body"]
         widgets = {"body": forms.Textarea(attrs={"rows": 5, "cols": 80})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["body"].widget.attrs["data-examples"] = preview_examples()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -1,5 +1,6 @@
-// Live SMS segment counter for the template editor: the same rules as segments.py
-// (GSM-7 160/153 septets, extension characters count two; else UCS-2 70/67).
+// Live preview and SMS segment counter for the template editor: the same rules as
+// segments.py (GSM-7 160/153 septets, extension characters count two; else UCS-2
+// 70/67), applied to the text filled with the longest realistic values.
 (function () {
   "use strict";
   var BASIC = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
@@ -22,18 +23,35 @@
     return { gsm: gsm, units: total, segments: parts };
   }
 
+  function fill(body, values) {
+    return body.replace(/\{(\w+)\}/g, function (whole, name) {
+      return Object.prototype.hasOwnProperty.call(values, name) ? values[name] : whole;
+    });
+  }
+
   function attach(area) {
-    var out = document.createElement("p");
-    out.setAttribute("aria-live", "polite");
-    out.className = "help";
-    area.parentNode.insertBefore(out, area.nextSibling);
+    var examples = JSON.parse(area.getAttribute("data-examples") || "{}");
+    var event = document.getElementById("id_event");
+    var language = document.getElementById("id_language");
+    var preview = document.createElement("p");
+    var counter = document.createElement("p");
+    preview.style.whiteSpace = "pre-wrap";
+    counter.setAttribute("aria-live", "polite");
+    counter.className = "help";
+    area.parentNode.insertBefore(counter, area.nextSibling);
+    area.parentNode.insertBefore(preview, counter);
     function update() {
-      var result = count(area.value);
-      out.textContent = (result.gsm ? "GSM-7" : "UCS-2 (a character outside GSM-7 halves the room)") +
-        ": " + result.units + " units, " + result.segments + " segment(s) before placeholders are filled.";
-      out.style.color = result.segments > 2 ? "#b00020" : "";
+      var values = ((examples[event && event.value] || {})[language && language.value]) || {};
+      var text = fill(area.value, values);
+      var result = count(text);
+      preview.textContent = text;
+      counter.textContent = (result.gsm ? "GSM-7" : "UCS-2 (a character outside GSM-7 halves the room)") +
+        ": " + result.units + " units, " + result.segments + " segment(s) with the longest realistic values.";
+      counter.style.color = result.segments > 2 ? "#b00020" : "";
     }
-    area.addEventListener("input", update);
+    [area, event, language].forEach(function (el) {
+      if (el) { el.addEventListener("input", update); el.addEventListener("change", update); }
+    });
     update();
   }
 
