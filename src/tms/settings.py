@@ -56,12 +56,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "ninja",
     "django_tasks",
     "django_tasks_db",
     "tms.core",
     "tms.directory",
     "tms.applications",
     "tms.notifications",
+    "tms.tracking",
     "tms.demo",
 ]
 
@@ -217,6 +219,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("TMS_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Public rate limits (SPEC §11): "count/period", period s, m, h or d ---------------------
+TMS_PROXY_COUNT = int(os.environ.get("TMS_PROXY_COUNT", "0"))
+TMS_RATE_LOOKUP_PER_ADDRESS = os.environ.get("TMS_RATE_LOOKUP_PER_ADDRESS", "60/m")
+TMS_RATE_LOOKUP_PER_REFERENCE = os.environ.get("TMS_RATE_LOOKUP_PER_REFERENCE", "30/m")
+TMS_RATE_LOST_PER_ADDRESS = os.environ.get("TMS_RATE_LOST_PER_ADDRESS", "10/h")
+TMS_RATE_LOST_PER_PHONE = os.environ.get("TMS_RATE_LOST_PER_PHONE", "3/h")
+TMS_RATE_CALLBACK_PER_PHONE = os.environ.get("TMS_RATE_CALLBACK_PER_PHONE", "30/m")
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 
 # --- Email (staff alerts) ---------------------------------------------------------------
 ADMINS = [("TMS operations", email) for email in env_list("TMS_ADMIN_EMAILS")]

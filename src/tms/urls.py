@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from tms.api import api
 from tms.core import views as core_views
 
 urlpatterns = [
@@ -8,5 +9,7 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
     path("", include("tms.notifications.urls")),
+    path("", include("tms.tracking.urls")),
 ]

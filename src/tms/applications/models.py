@@ -22,6 +22,7 @@ class Channel(models.TextChoices):
     ADMIN = "admin", _("administration")
     AGENCY_API = "agency_api", _("agency API")
     WEB = "web", _("public web")
+    PUBLIC_API = "public_api", _("public API")
     USSD = "ussd", _("USSD")
     SMS = "sms", _("SMS")
     SYSTEM = "system", _("system")
