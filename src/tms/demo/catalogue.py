@@ -18,6 +18,8 @@ from decimal import Decimal
 from tms.directory.models import KENYAN_COUNTIES
 
 HOURS_WEEKDAY_SATURDAY = "Mon–Fri 8:00–17:00, Sat 8:00–13:00"
+# Jumatatu–Ijumaa, Jumamosi: the same hours as Kenyans write them in Swahili.
+HOURS_WEEKDAY_SATURDAY_SW = "Jtatu–Ijumaa 8:00–17:00, Jmosi 8:00–13:00"
 
 DESIGN_CENTRES = 60
 DESIGN_AGENCIES = 40
@@ -32,6 +34,7 @@ class CentreEntry:
     address: str
     phone: str = ""
     opening_hours: str = HOURS_WEEKDAY_SATURDAY
+    opening_hours_sw: str = HOURS_WEEKDAY_SATURDAY_SW
     weight: float = 1.0
 
     def fields(self) -> dict[str, str]:
@@ -40,6 +43,7 @@ class CentreEntry:
             "county": self.county,
             "address": self.address,
             "opening_hours": self.opening_hours,
+            "opening_hours_sw": self.opening_hours_sw,
             "phone": self.phone,
         }
 
