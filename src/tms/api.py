@@ -8,6 +8,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from tms.core.problems import Problem, problem_response
+from tms.integrations.api import router as agency_router
 from tms.tracking.api import router as tracking_router
 
 api = NinjaAPI(
@@ -20,6 +21,7 @@ api = NinjaAPI(
     urls_namespace="api-v1",
 )
 api.add_router("/track/", tracking_router)
+api.add_router("/agency/", agency_router)
 
 
 @api.exception_handler(Problem)

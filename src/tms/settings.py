@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "tms.applications",
     "tms.notifications",
     "tms.tracking",
+    "tms.integrations",
     "tms.demo",
 ]
 
@@ -227,6 +228,7 @@ TMS_RATE_LOOKUP_PER_REFERENCE = os.environ.get("TMS_RATE_LOOKUP_PER_REFERENCE", 
 TMS_RATE_LOST_PER_ADDRESS = os.environ.get("TMS_RATE_LOST_PER_ADDRESS", "10/h")
 TMS_RATE_LOST_PER_PHONE = os.environ.get("TMS_RATE_LOST_PER_PHONE", "3/h")
 TMS_RATE_CALLBACK_PER_PHONE = os.environ.get("TMS_RATE_CALLBACK_PER_PHONE", "30/m")
+TMS_RATE_AGENCY_TOKEN = os.environ.get("TMS_RATE_AGENCY_TOKEN", "600/m")
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 
 # --- Email (staff alerts) ---------------------------------------------------------------

@@ -99,6 +99,15 @@ class InvalidTransition(Exception):
         )
 
 
+def action_reaching(current: Status | str, target: Status | str) -> Action | None:
+    """The action that takes an application from ``current`` to ``target``, if any
+    (e.g. processing is reached by start processing, or by resolving an action)."""
+    for transition in TRANSITIONS.values():
+        if current in transition.sources and transition.target == target:
+            return transition.action
+    return None
+
+
 def target_of(action: Action, current: Status | None) -> Status:
     """The state ``action`` leads to from ``current``, or raise InvalidTransition."""
     transition = TRANSITIONS[action]

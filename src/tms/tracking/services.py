@@ -25,6 +25,7 @@ from tms.tracking.selectors import (
     open_references_for_phone,
     week_of,
 )
+from tms.tracking.signals import query_raised
 
 ESTIMATE_WINDOW = timedelta(days=90)
 ESTIMATE_PERCENTILE = 0.8
@@ -112,12 +113,14 @@ def query_raise(*, application: Application, channel: Channel) -> CitizenQuery:
     now = timezone.now()
     try:
         with transaction.atomic():
-            return CitizenQuery.objects.create(
+            query = CitizenQuery.objects.create(
                 application=application,
                 week=week_of(timezone.localdate(now)),
                 channel=channel,
                 raised_at=now,
             )
+            query_raised.send(sender=CitizenQuery, query=query)
+            return query
     except IntegrityError:
         raise QueryRefused(
             _("You have already asked about this application this week. We will answer by SMS.")

@@ -1,0 +1,81 @@
+"""Idempotency-Key on POSTs (SPEC §7): a retry with the same key and body gets the first
+answer and changes nothing; the same key with another body is refused (422). Two
+identical requests at the same moment: the second waits for the first's answer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tms.core.problems import Problem
+from tms.directory.models import Agency
+from tms.integrations.models import IdempotencyRecord
+
+KEEP_FOR = timedelta(hours=24)
+WAIT_FOR_FIRST = 30.0  # seconds a duplicate waits for the first request to finish
+MAX_KEY_LENGTH = 255
+
+
+def request_fingerprint(method: str, path: str, body: bytes) -> str:
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + body).hexdigest()
+
+
+def run_once(
+    *, agency: Agency, key: str, fingerprint: str, handler: Callable[[], tuple[int, Any]]
+) -> tuple[int, Any]:
+    """Run ``handler`` once per (agency, key); replay its answer afterwards."""
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise Problem(400, "idempotency-key", "The Idempotency-Key must be 1 to 255 characters.")
+    try:
+        # Committed at once (autocommit), so a concurrent duplicate sees it and waits.
+        with transaction.atomic():
+            record = IdempotencyRecord.objects.create(
+                agency=agency, key=key, request_hash=fingerprint, created_at=timezone.now()
+            )
+    except IntegrityError:
+        return _replay(agency=agency, key=key, fingerprint=fingerprint)
+    try:
+        status, body = handler()
+    except BaseException:
+        # Nothing was answered: free the key so the client's retry runs again.
+        IdempotencyRecord.objects.filter(pk=record.pk).delete()
+        raise
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        status_code=status, response_body=json.dumps(body, default=str)
+    )
+    return status, body
+
+
+def _replay(*, agency: Agency, key: str, fingerprint: str) -> tuple[int, Any]:
+    deadline = time.monotonic() + WAIT_FOR_FIRST
+    while True:
+        record = IdempotencyRecord.objects.filter(agency=agency, key=key).first()
+        if record is None:
+            raise Problem(
+                409, "idempotency-retry", "The first request with this key failed; retry it."
+            )
+        if record.request_hash != fingerprint:
+            raise Problem(
+                422,
+                "idempotency-key-reused",
+                "This Idempotency-Key was used with a different request.",
+            )
+        if record.status_code is not None:
+            return record.status_code, json.loads(record.response_body)
+        if time.monotonic() > deadline:
+            raise Problem(
+                409, "idempotency-in-progress", "A request with this key is still being processed."
+            )
+        time.sleep(0.05)
+
+
+def prune() -> int:
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - KEEP_FOR).delete()
+    return deleted

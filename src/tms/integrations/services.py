@@ -1,0 +1,183 @@
+"""Agency writes: each item of a bulk request is applied on its own (its own savepoint),
+so one bad item never undoes or blocks the others."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from tms.applications.lifecycle import Action, InvalidTransition, Status, action_reaching
+from tms.applications.models import Application
+from tms.applications.services import (
+    PERFORMERS,
+    Actor,
+    ApplicationConflict,
+    DuplicateAgencyReference,
+    application_lodge,
+)
+from tms.directory.models import Agency, Centre, Service
+from tms.integrations.models import AgencyToken
+from tms.integrations.selectors import applications_for_items
+
+AGENCY_SETTABLE = (Status.PROCESSING, Status.ACTION_REQUIRED, Status.DISPATCHED, Status.REJECTED)
+
+
+@dataclass
+class ItemResult:
+    index: int
+    ok: bool
+    reference: str | None = None
+    status: str | None = None
+    error: dict[str, str] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index,
+            "ok": self.ok,
+            "reference": self.reference,
+            "status": self.status,
+            "error": self.error,
+        }
+
+
+def _error(index: int, code: str, detail: str, field: str = "") -> ItemResult:
+    return ItemResult(index, False, error={"code": code, "detail": detail, "field": field})
+
+
+def _validation_error(index: int, exc: ValidationError) -> ItemResult:
+    if hasattr(exc, "error_dict"):
+        field, errors = next(iter(exc.error_dict.items()))
+        return _error(index, "invalid", str(errors[0].messages[0]), _field_name(field))
+    return _error(index, "invalid", exc.messages[0])
+
+
+def _field_name(field: str) -> str:
+    return {
+        "applicant_name": "applicant.name",
+        "applicant_phone": "applicant.phone",
+        "applicant_id_number": "applicant.id_number",
+        "language": "applicant.language",
+    }.get(field, field)
+
+
+def applications_lodge_bulk(*, token: AgencyToken, items: list[dict[str, Any]]) -> list[ItemResult]:
+    agency: Agency = token.agency
+    actor = Actor.agency(f"{agency.code}: {token.name}")
+    services = {s.code: s for s in Service.objects.filter(agency=agency)}
+    centres = {c.code: c for c in Centre.objects.all()}
+    existing = dict(
+        Application.objects.filter(
+            agency=agency, agency_ref__in=[item["agency_ref"] for item in items]
+        ).values_list("agency_ref", "reference")
+    )
+    results = []
+    for index, item in enumerate(items):
+        if item["agency_ref"] in existing:
+            # Re-sending a lodged application answers its reference and changes nothing.
+            results.append(ItemResult(index, True, existing[item["agency_ref"]], "existing"))
+            continue
+        service = services.get(item["service"])
+        centre = centres.get(item["centre"])
+        if service is None:
+            results.append(
+                _error(
+                    index, "unknown-service", "No service of this agency has this code.", "service"
+                )
+            )
+            continue
+        if centre is None:
+            results.append(_error(index, "unknown-centre", "No centre has this code.", "centre"))
+            continue
+        applicant = item["applicant"]
+        try:
+            with transaction.atomic():
+                application = application_lodge(
+                    service=service,
+                    centre=centre,
+                    applicant_name=applicant["name"],
+                    applicant_phone=applicant["phone"],
+                    applicant_id_number=applicant.get("id_number") or "",
+                    language=applicant.get("language") or "en",
+                    agency_ref=item["agency_ref"],
+                    lodged_at=item.get("lodged_at"),
+                    actor=actor,
+                )
+        except DuplicateAgencyReference:
+            # Lodged by a concurrent request a moment ago: answer its reference.
+            reference = (
+                Application.objects.filter(agency=agency, agency_ref=item["agency_ref"])
+                .values_list("reference", flat=True)
+                .first()
+            )
+            results.append(ItemResult(index, True, reference, "existing"))
+            continue
+        except ValidationError as exc:
+            results.append(_validation_error(index, exc))
+            continue
+        existing[item["agency_ref"]] = application.reference
+        results.append(ItemResult(index, True, application.reference, application.status))
+    return results
+
+
+def status_updates_bulk(*, token: AgencyToken, items: list[dict[str, Any]]) -> list[ItemResult]:
+    agency: Agency = token.agency
+    actor = Actor.agency(f"{agency.code}: {token.name}")
+    found = applications_for_items(agency=agency, items=items)
+    results = []
+    for index, item in enumerate(items):
+        application = found.get(index)
+        if application is None:
+            # Another agency's application answers exactly as a missing one.
+            results.append(
+                _error(index, "not-found", "No application of this agency matches.", "reference")
+            )
+            continue
+        target = Status(item["status"])
+        action = action_reaching(application.status, target)
+        try:
+            if action is None:
+                raise InvalidTransition(
+                    action=_nominal_action(target), current=Status(application.status)
+                )
+            with transaction.atomic():
+                _perform(application, action, actor=actor, item=item)
+        except InvalidTransition as exc:
+            results.append(_error(index, "invalid-transition", exc.message, "status"))
+            continue
+        except ApplicationConflict as exc:
+            results.append(_error(index, "conflict", str(exc), "status"))
+            continue
+        except ValidationError as exc:
+            results.append(_validation_error(index, exc))
+            continue
+        results.append(ItemResult(index, True, application.reference, application.status))
+    return results
+
+
+def _nominal_action(target: Status) -> Action:
+    return {
+        Status.PROCESSING: Action.START_PROCESSING,
+        Status.ACTION_REQUIRED: Action.REQUIRE_ACTION,
+        Status.DISPATCHED: Action.DISPATCH,
+        Status.REJECTED: Action.REJECT,
+    }[target]
+
+
+def _perform(
+    application: Application, action: Action, *, actor: Actor, item: dict[str, Any]
+) -> None:
+    occurred_at: datetime | None = item.get("occurred_at")
+    performer: Any = PERFORMERS[action]
+    if action == Action.REJECT:
+        performer(
+            application,
+            actor=actor,
+            reason=item.get("reason") or item.get("note") or "",
+            occurred_at=occurred_at,
+        )
+    else:
+        performer(application, actor=actor, note=item.get("note") or "", occurred_at=occurred_at)
