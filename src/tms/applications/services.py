@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tms.applications import references
 from tms.applications.lifecycle import Action, Status, target_of
@@ -215,22 +216,60 @@ def _insert_with_fresh_reference(application: Application) -> Application:
     raise RuntimeError("could not draw an unused reference")  # pragma: no cover
 
 
-def _transition(
+# What each change stamps besides its status, and what it must be told.
+STAMPED_AT = {
+    Action.ACKNOWLEDGE_RECEIPT: "ready_at",
+    Action.HAND_OVER: "closed_at",
+    Action.REJECT: "closed_at",
+    Action.RETURN: "closed_at",
+    Action.CANCEL: "closed_at",
+}
+NOTE_REQUIRED = {
+    Action.REQUIRE_ACTION: ("note", gettext_lazy("Say what the citizen must do.")),
+    Action.REJECT: ("reason", gettext_lazy("Give the reason for the rejection.")),
+}
+
+
+@dataclass(frozen=True)
+class PreparedChange:
+    target: Status
+    occurred_at: datetime
+    note: str
+    fields: dict[str, Any]
+
+
+def prepare_change(
+    application: Application,
+    action: Action,
+    *,
+    occurred_at: datetime | None,
+    note: str,
+    now: datetime,
+) -> PreparedChange:
+    """Check a change against the lifecycle and its own rules, without applying it."""
+    if action in NOTE_REQUIRED and not note.strip():
+        field, message = NOTE_REQUIRED[action]
+        raise ValidationError({field: [str(message)]})
+    target = target_of(action, Status(application.status))
+    occurred = _occurred(occurred_at, not_before=application.lodged_at, now=now)
+    fields = {STAMPED_AT[action]: occurred} if action in STAMPED_AT else {}
+    return PreparedChange(target, occurred, note.strip(), fields)
+
+
+def application_change(
     application: Application,
     action: Action,
     *,
     actor: Actor,
     occurred_at: datetime | None = None,
     note: str = "",
-    **fields: Any,
 ) -> Application:
-    target = target_of(action, Status(application.status))
     now = timezone.now()
-    occurred = _occurred(occurred_at, not_before=application.lodged_at, now=now)
+    change = prepare_change(application, action, occurred_at=occurred_at, note=note, now=now)
     seen_version = application.version
     with transaction.atomic():
         changed = Application.objects.filter(pk=application.pk, version=seen_version).update(
-            status=target, version=F("version") + 1, status_changed_at=now, **fields
+            status=change.target, version=F("version") + 1, status_changed_at=now, **change.fields
         )
         if not changed:
             current = (
@@ -243,10 +282,10 @@ def _transition(
             )
         from_status = application.status
         changed_fields = {
-            "status": target,
+            "status": change.target,
             "version": seen_version + 1,
             "status_changed_at": now,
-            **fields,
+            **change.fields,
         }
         before = {name: getattr(application, name) for name in changed_fields}
         for name, value in changed_fields.items():
@@ -257,9 +296,9 @@ def _transition(
                 action=action,
                 from_status=from_status,
                 actor=actor,
-                occurred_at=occurred,
+                occurred_at=change.occurred_at,
                 recorded_at=now,
-                note=note,
+                note=change.note,
             )
         except BaseException:
             # The transaction rolls back; so does the caller's copy.
@@ -272,7 +311,7 @@ def _transition(
 def application_start_processing(
     application: Application, *, actor: Actor, occurred_at: datetime | None = None, note: str = ""
 ) -> Application:
-    return _transition(
+    return application_change(
         application, Action.START_PROCESSING, actor=actor, occurred_at=occurred_at, note=note
     )
 
@@ -281,17 +320,15 @@ def application_require_action(
     application: Application, *, actor: Actor, note: str, occurred_at: datetime | None = None
 ) -> Application:
     """The agency needs something from the citizen; ``note`` says what, and is sent to them."""
-    if not note.strip():
-        raise ValidationError({"note": [_("Say what the citizen must do.")]})
-    return _transition(
-        application, Action.REQUIRE_ACTION, actor=actor, occurred_at=occurred_at, note=note.strip()
+    return application_change(
+        application, Action.REQUIRE_ACTION, actor=actor, occurred_at=occurred_at, note=note
     )
 
 
 def application_resolve_action(
     application: Application, *, actor: Actor, occurred_at: datetime | None = None, note: str = ""
 ) -> Application:
-    return _transition(
+    return application_change(
         application, Action.RESOLVE_ACTION, actor=actor, occurred_at=occurred_at, note=note
     )
 
@@ -299,7 +336,7 @@ def application_resolve_action(
 def application_dispatch(
     application: Application, *, actor: Actor, occurred_at: datetime | None = None, note: str = ""
 ) -> Application:
-    return _transition(
+    return application_change(
         application, Action.DISPATCH, actor=actor, occurred_at=occurred_at, note=note
     )
 
@@ -308,72 +345,40 @@ def application_acknowledge_receipt(
     application: Application, *, actor: Actor, occurred_at: datetime | None = None, note: str = ""
 ) -> Application:
     """The document has reached the centre: it is ready for collection."""
-    ready_at = _occurred(occurred_at, not_before=application.lodged_at)
-    return _transition(
-        application,
-        Action.ACKNOWLEDGE_RECEIPT,
-        actor=actor,
-        occurred_at=ready_at,
-        note=note,
-        ready_at=ready_at,
+    return application_change(
+        application, Action.ACKNOWLEDGE_RECEIPT, actor=actor, occurred_at=occurred_at, note=note
     )
 
 
 def application_hand_over(
     application: Application, *, actor: Actor, occurred_at: datetime | None = None, note: str = ""
 ) -> Application:
-    closed_at = _occurred(occurred_at, not_before=application.lodged_at)
-    return _transition(
-        application,
-        Action.HAND_OVER,
-        actor=actor,
-        occurred_at=closed_at,
-        note=note,
-        closed_at=closed_at,
+    return application_change(
+        application, Action.HAND_OVER, actor=actor, occurred_at=occurred_at, note=note
     )
 
 
 def application_reject(
     application: Application, *, actor: Actor, reason: str, occurred_at: datetime | None = None
 ) -> Application:
-    if not reason.strip():
-        raise ValidationError({"reason": [_("Give the reason for the rejection.")]})
-    closed_at = _occurred(occurred_at, not_before=application.lodged_at)
-    return _transition(
-        application,
-        Action.REJECT,
-        actor=actor,
-        occurred_at=closed_at,
-        note=reason.strip(),
-        closed_at=closed_at,
+    return application_change(
+        application, Action.REJECT, actor=actor, occurred_at=occurred_at, note=reason
     )
 
 
 def application_return(
     application: Application, *, actor: Actor, occurred_at: datetime | None = None, note: str = ""
 ) -> Application:
-    closed_at = _occurred(occurred_at, not_before=application.lodged_at)
-    return _transition(
-        application,
-        Action.RETURN,
-        actor=actor,
-        occurred_at=closed_at,
-        note=note,
-        closed_at=closed_at,
+    return application_change(
+        application, Action.RETURN, actor=actor, occurred_at=occurred_at, note=note
     )
 
 
 def application_cancel(
     application: Application, *, actor: Actor, occurred_at: datetime | None = None, note: str = ""
 ) -> Application:
-    closed_at = _occurred(occurred_at, not_before=application.lodged_at)
-    return _transition(
-        application,
-        Action.CANCEL,
-        actor=actor,
-        occurred_at=closed_at,
-        note=note,
-        closed_at=closed_at,
+    return application_change(
+        application, Action.CANCEL, actor=actor, occurred_at=occurred_at, note=note
     )
 
 

@@ -4,16 +4,21 @@ so one bad item never undoes or blocks the others."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from tms.applications.lifecycle import Action, InvalidTransition, Status, action_reaching
+from tms.applications.bulk import Change, applications_change_bulk
+from tms.applications.lifecycle import (
+    TRANSITIONS,
+    Action,
+    InvalidTransition,
+    Status,
+    action_reaching,
+)
 from tms.applications.models import Application
 from tms.applications.services import (
-    PERFORMERS,
     Actor,
     ApplicationConflict,
     DuplicateAgencyReference,
@@ -127,35 +132,51 @@ def status_updates_bulk(*, token: AgencyToken, items: list[dict[str, Any]]) -> l
     agency: Agency = token.agency
     actor = Actor.agency(f"{agency.code}: {token.name}")
     found = applications_for_items(agency=agency, items=items)
-    results = []
+    results: dict[int, ItemResult] = {}
+    changes: list[Change] = []
+    change_index: list[int] = []
     for index, item in enumerate(items):
         application = found.get(index)
         if application is None:
             # Another agency's application answers exactly as a missing one.
-            results.append(
-                _error(index, "not-found", "No application of this agency matches.", "reference")
+            results[index] = _error(
+                index, "not-found", "No application of this agency matches.", "reference"
             )
             continue
         target = Status(item["status"])
-        action = action_reaching(application.status, target)
-        try:
-            if action is None:
-                raise InvalidTransition(
-                    action=_nominal_action(target), current=Status(application.status)
-                )
-            with transaction.atomic():
-                _perform(application, action, actor=actor, item=item)
-        except InvalidTransition as exc:
-            results.append(_error(index, "invalid-transition", exc.message, "status"))
+        # A change queued earlier in this request may move the application first.
+        current = _expected_status(application, changes)
+        action = action_reaching(current, target)
+        if action is None:
+            refused = InvalidTransition(action=_nominal_action(target), current=Status(current))
+            results[index] = _error(index, "invalid-transition", refused.message, "status")
             continue
-        except ApplicationConflict as exc:
-            results.append(_error(index, "conflict", str(exc), "status"))
-            continue
-        except ValidationError as exc:
-            results.append(_validation_error(index, exc))
-            continue
-        results.append(ItemResult(index, True, application.reference, application.status))
-    return results
+        if action == Action.REJECT:
+            note = item.get("reason") or item.get("note") or ""
+        else:
+            note = item.get("note") or ""
+        changes.append(Change(application, action, item.get("occurred_at"), note))
+        change_index.append(index)
+    outcomes = applications_change_bulk(changes, actor=actor)
+    for index, change, outcome in zip(change_index, changes, outcomes, strict=True):
+        if outcome is None:
+            application = change.application
+            results[index] = ItemResult(index, True, application.reference, application.status)
+        elif isinstance(outcome, InvalidTransition):
+            results[index] = _error(index, "invalid-transition", outcome.message, "status")
+        elif isinstance(outcome, ApplicationConflict):
+            results[index] = _error(index, "conflict", str(outcome), "status")
+        else:
+            results[index] = _validation_error(index, outcome)
+    return [results[index] for index in range(len(items))]
+
+
+def _expected_status(application: Application, queued: list[Change]) -> str:
+    status = application.status
+    for change in queued:
+        if change.application is application:
+            status = TRANSITIONS[change.action].target
+    return status
 
 
 def _nominal_action(target: Status) -> Action:
@@ -165,19 +186,3 @@ def _nominal_action(target: Status) -> Action:
         Status.DISPATCHED: Action.DISPATCH,
         Status.REJECTED: Action.REJECT,
     }[target]
-
-
-def _perform(
-    application: Application, action: Action, *, actor: Actor, item: dict[str, Any]
-) -> None:
-    occurred_at: datetime | None = item.get("occurred_at")
-    performer: Any = PERFORMERS[action]
-    if action == Action.REJECT:
-        performer(
-            application,
-            actor=actor,
-            reason=item.get("reason") or item.get("note") or "",
-            occurred_at=occurred_at,
-        )
-    else:
-        performer(application, actor=actor, note=item.get("note") or "", occurred_at=occurred_at)

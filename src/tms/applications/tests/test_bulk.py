@@ -1,0 +1,97 @@
+"""Many changes in one statement: the same rules, events and signals as one at a time."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from tms.applications.bulk import Change, applications_change_bulk
+from tms.applications.lifecycle import Action, InvalidTransition, Status
+from tms.applications.models import Application, ApplicationEvent
+from tms.applications.services import Actor, ApplicationConflict
+from tms.applications.signals import status_changed
+from tms.testing.builders import lodge, make_centre, make_service
+
+ACTOR = Actor.agency("NRB: test")
+
+
+@pytest.fixture
+def three():
+    service, centre = make_service(), make_centre()
+    yesterday = timezone.now() - timedelta(days=1)
+    return [
+        lodge(service=service, centre=centre, phone=f"07120000{n:02d}", lodged_at=yesterday)
+        for n in range(3)
+    ]
+
+
+def chain_is_consistent(application: Application) -> bool:
+    events = list(ApplicationEvent.objects.filter(application=application).order_by("version"))
+    previous = ""
+    for version, event in enumerate(events, start=1):
+        if event.version != version or event.from_status != previous:
+            return False
+        previous = event.to_status
+    application.refresh_from_db()
+    return application.status == previous and application.version == len(events)
+
+
+@pytest.mark.django_db
+def test_valid_changes_apply_with_their_events_and_signals(three):
+    heard = []
+    status_changed.connect(
+        lambda **kw: heard.append(kw["event"].to_status), weak=False, dispatch_uid="t"
+    )
+    occurred = timezone.now() - timedelta(hours=1)
+    try:
+        outcomes = applications_change_bulk(
+            [
+                Change(three[0], Action.START_PROCESSING, occurred),
+                Change(three[1], Action.REQUIRE_ACTION, note="Bring your birth certificate."),
+                Change(three[2], Action.REJECT, note="Duplicate application."),
+            ],
+            actor=ACTOR,
+        )
+    finally:
+        status_changed.disconnect(dispatch_uid="t")
+
+    assert outcomes == [None, None, None]
+    assert heard == [Status.PROCESSING, Status.ACTION_REQUIRED, Status.REJECTED]
+    assert all(chain_is_consistent(a) for a in three)
+    assert three[2].closed_at is not None
+    assert ApplicationEvent.objects.get(application=three[0], version=2).occurred_at == occurred
+    assert three[1].version == 2  # the caller's copies are current
+
+
+@pytest.mark.django_db
+def test_each_change_fails_on_its_own(three):
+    stale = Application.objects.get(pk=three[2].pk)
+    Application.objects.filter(pk=stale.pk).update(version=5)  # someone else moved it on
+
+    outcomes = applications_change_bulk(
+        [
+            Change(three[0], Action.HAND_OVER),
+            Change(three[1], Action.REQUIRE_ACTION, note="  "),
+            Change(stale, Action.DISPATCH),
+        ],
+        actor=ACTOR,
+    )
+
+    assert isinstance(outcomes[0], InvalidTransition)
+    assert "Allowed from Lodged" in outcomes[0].message
+    assert isinstance(outcomes[1], ValidationError)
+    assert isinstance(outcomes[2], ApplicationConflict)
+    assert ApplicationEvent.objects.count() == 3  # only the three lodgings
+
+
+@pytest.mark.django_db
+def test_two_changes_to_one_application_apply_in_order(three):
+    outcomes = applications_change_bulk(
+        [Change(three[0], Action.START_PROCESSING), Change(three[0], Action.DISPATCH)],
+        actor=ACTOR,
+    )
+
+    assert outcomes == [None, None]
+    assert three[0].status == Status.DISPATCHED
+    assert chain_is_consistent(three[0])
