@@ -110,8 +110,10 @@ class Message(models.Model):
         verbose_name_plural = _("SMS messages")
         indexes = [
             # The dispatcher's claim: due queued messages, most urgent first.
+            # Its order is the claim's ORDER BY, so a claim of 500 from a backlog of
+            # 500,000 reads 500 index entries instead of sorting the backlog.
             models.Index(
-                fields=["priority", "next_attempt_at"],
+                fields=["priority", "next_attempt_at", "id"],
                 condition=Q(state="queued"),
                 name="message_due",
             ),

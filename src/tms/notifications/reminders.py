@@ -2,26 +2,33 @@
 
 Each is queued at most once per application and step: the outbox's unique
 dedupe key enforces it in the database, so running the job twice, or on two
-workers at once, sends nothing twice.
+workers at once, sends nothing twice. A backlog campaign of 500,000 reminders
+runs here, so the scan reads plain rows in id order and renders each message from
+values computed once per service, centre and language.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
+from tms.applications import references
 from tms.applications.lifecycle import Status
 from tms.applications.models import Application
+from tms.directory.models import Centre, Service
 from tms.directory.selectors import working_calendar
 from tms.notifications.models import EVENT_PRIORITY, Event, Message, OptOut
-from tms.notifications.rendering import format_date, render
+from tms.notifications.rendering import format_date, render_text, shared_values, template_for
 from tms.notifications.services import _kick_dispatch_on_commit
 
-CHUNK = 2000
+CHUNK = 5000
 NOT_YET_READY = [Status.LODGED, Status.PROCESSING, Status.ACTION_REQUIRED, Status.DISPATCHED]
+ROW_FIELDS = ("id", "reference", "applicant_phone", "language", "service_id", "centre_id")
 
 
 @dataclass
@@ -30,32 +37,73 @@ class ReminderSummary:
     queued: int = 0
 
 
-def _message(
-    application: Application, event: Event, key: str, now: datetime, **values: str
-) -> Message:
-    rendered = render(event, application, **values)
-    return Message(
-        application=application,
-        event=event,
-        priority=EVENT_PRIORITY[event],
-        to=application.applicant_phone,
-        body=rendered.body,
-        language=application.language,
-        segments=rendered.segments,
-        encoding=rendered.encoding,
-        dedupe_key=key,
-        next_attempt_at=now,
-        created_at=now,
+class Campaign:
+    """Builds outbox rows for many applications, caching what they share."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.services = {s.pk: s for s in Service.objects.all()}
+        self.centres = {c.pk: c for c in Centre.objects.all()}
+        self._shared: dict[tuple[int, int, str], dict[str, str]] = {}
+        self._templates: dict[tuple[str, str], str] = {}
+
+    def message(self, row: dict[str, Any], event: Event, key: str, **values: str) -> Message:
+        language = row["language"]
+        shared_key = (row["service_id"], row["centre_id"], language)
+        shared = self._shared.get(shared_key)
+        if shared is None:
+            service, centre = self.services[row["service_id"]], self.centres[row["centre_id"]]
+            shared = self._shared[shared_key] = shared_values(service, centre, language)
+        body = self._templates.get((event, language))
+        if body is None:
+            body = self._templates[(event, language)] = template_for(event, language)
+        rendered = render_text(
+            body, {**shared, "reference": references.display(row["reference"]), **values}
+        )
+        return Message(
+            application_id=row["id"],
+            event=event,
+            priority=EVENT_PRIORITY[event],
+            to=row["applicant_phone"],
+            body=rendered.body,
+            language=language,
+            segments=rendered.segments,
+            encoding=rendered.encoding,
+            dedupe_key=key,
+            next_attempt_at=self.now,
+            created_at=self.now,
+        )
+
+
+def _rows(filter_: dict[str, Any], extra: tuple[str, ...]) -> Iterator[list[dict[str, Any]]]:
+    """Chunks of plain rows in id order (keyset pagination: no OFFSET, no long cursor)."""
+    last_id = 0
+    while True:
+        chunk = list(
+            Application.objects.filter(**filter_, id__gt=last_id)
+            .order_by("id")
+            .values(*ROW_FIELDS, *extra)[:CHUNK]
+        )
+        if not chunk:
+            return
+        last_id = chunk[-1]["id"]
+        yield chunk
+
+
+def _sent_keys(ids: list[int], events: list[Event]) -> set[str]:
+    keys = Message.objects.filter(application_id__in=ids, event__in=events).values_list(
+        "dedupe_key", flat=True
     )
+    return {key for key in keys if key}
 
 
 def _queue(messages: list[Message]) -> int:
     if not messages:
         return 0
     with transaction.atomic():
-        created = Message.objects.bulk_create(messages, ignore_conflicts=True, batch_size=1000)
+        Message.objects.bulk_create(messages, ignore_conflicts=True, batch_size=1000)
         _kick_dispatch_on_commit()
-    return len(created)
+    return len(messages)  # at most: a concurrent run may have taken some keys first
 
 
 def reminders_queue(*, now: datetime | None = None) -> ReminderSummary:
@@ -63,96 +111,70 @@ def reminders_queue(*, now: datetime | None = None) -> ReminderSummary:
     now = now or timezone.now()
     today = timezone.localdate(now)
     summary = ReminderSummary()
+    campaign = Campaign(now)
+    schedules = {pk: s.reminder_schedule() for pk, s in campaign.services.items()}
 
-    ready = Application.objects.filter(status=Status.READY).select_related("service", "centre")
-    last_id = 0
-    while True:
-        chunk = list(ready.filter(id__gt=last_id).order_by("id")[:CHUNK])
-        if not chunk:
-            break
-        last_id = chunk[-1].id
+    for chunk in _rows({"status": Status.READY}, ("ready_at",)):
         summary.examined += len(chunk)
-        sent_keys = set(
-            Message.objects.filter(
-                application_id__in=[a.id for a in chunk],
-                event__in=[Event.REMINDER, Event.FINAL_NOTICE],
-            ).values_list("dedupe_key", flat=True)
-        )
+        ids = [row["id"] for row in chunk]
+        sent = _sent_keys(ids, [Event.REMINDER, Event.FINAL_NOTICE])
         opted_out = set(
-            OptOut.objects.filter(phone__in={a.applicant_phone for a in chunk}).values_list(
+            OptOut.objects.filter(phone__in={row["applicant_phone"] for row in chunk}).values_list(
                 "phone", flat=True
             )
         )
-        batch: list[Message] = []
-        for application in chunk:
-            assert application.ready_at is not None
-            ready_day = timezone.localdate(application.ready_at)
-            waited = (today - ready_day).days
-            service = application.service
-            return_day = ready_day + timedelta(days=service.retention_days)
-            if (return_day - today).days <= service.final_notice_days and today < return_day:
-                key = f"final:{application.id}"
-                if key not in sent_keys:
-                    batch.append(
-                        _message(
-                            application,
-                            Event.FINAL_NOTICE,
-                            key,
-                            now,
-                            return_date=format_date(return_day, application.language),
-                        )
-                    )
-                continue  # the final notice replaces any reminder still due
-            if application.applicant_phone in opted_out:
-                continue
-            due = [day for day in service.reminder_schedule() if day <= waited]
-            if not due:
-                continue
-            # Only the latest step due: a citizen is never sent missed steps all at once.
-            key = f"reminder:{application.id}:{due[-1]}"
-            if key in sent_keys:
-                continue
-            batch.append(
-                _message(
-                    application,
-                    Event.REMINDER,
-                    key,
-                    now,
-                    ready_date=format_date(ready_day, application.language),
-                )
-            )
+        batch = []
+        for row in chunk:
+            message = _ready_message(row, campaign, schedules, today, sent, opted_out)
+            if message is not None:
+                batch.append(message)
         summary.queued += _queue(batch)
 
-    overdue = Application.objects.filter(status__in=NOT_YET_READY, due_date__lt=today)
-    overdue = overdue.select_related("service", "centre")
     calendar = working_calendar(start=today)
-    last_id = 0
-    while True:
-        chunk = list(overdue.filter(id__gt=last_id).order_by("id")[:CHUNK])
-        if not chunk:
-            break
-        last_id = chunk[-1].id
+    overdue = {"status__in": NOT_YET_READY, "due_date__lt": today}
+    for chunk in _rows(overdue, ()):
         summary.examined += len(chunk)
-        sent_keys = set(
-            Message.objects.filter(
-                application_id__in=[a.id for a in chunk], event=Event.DELAYED
-            ).values_list("dedupe_key", flat=True)
-        )
+        sent = _sent_keys([row["id"] for row in chunk], [Event.DELAYED])
         batch = []
-        for application in chunk:
-            key = f"delayed:{application.id}"
-            if key in sent_keys:
+        for row in chunk:
+            key = f"delayed:{row['id']}"
+            if key in sent:
                 continue
-            extra = max(3, application.service.turnaround_days // 2)
-            estimate = calendar.add(today, extra)
-            batch.append(
-                _message(
-                    application,
-                    Event.DELAYED,
-                    key,
-                    now,
-                    estimate=format_date(estimate, application.language),
-                )
-            )
+            extra = max(3, campaign.services[row["service_id"]].turnaround_days // 2)
+            estimate = format_date(calendar.add(today, extra), row["language"])
+            batch.append(campaign.message(row, Event.DELAYED, key, estimate=estimate))
         summary.queued += _queue(batch)
     return summary
+
+
+def _ready_message(
+    row: dict[str, Any],
+    campaign: Campaign,
+    schedules: dict[int, list[int]],
+    today: date,
+    sent: set[str],
+    opted_out: set[str],
+) -> Message | None:
+    ready_day = timezone.localdate(row["ready_at"])
+    service = campaign.services[row["service_id"]]
+    return_day = ready_day + timedelta(days=service.retention_days)
+    if (return_day - today).days <= service.final_notice_days and today < return_day:
+        # The final notice replaces any reminder still due; it goes despite STOP,
+        # as the last word before the document leaves the centre.
+        key = f"final:{row['id']}"
+        if key in sent:
+            return None
+        return_date = format_date(return_day, row["language"])
+        return campaign.message(row, Event.FINAL_NOTICE, key, return_date=return_date)
+    if row["applicant_phone"] in opted_out:
+        return None
+    waited = (today - ready_day).days
+    due = [day for day in schedules[row["service_id"]] if day <= waited]
+    if not due:
+        return None
+    # Only the latest step due: a citizen is never sent missed steps all at once.
+    key = f"reminder:{row['id']}:{due[-1]}"
+    if key in sent:
+        return None
+    ready_date = format_date(ready_day, row["language"])
+    return campaign.message(row, Event.REMINDER, key, ready_date=ready_date)

@@ -6,6 +6,7 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
@@ -13,6 +14,7 @@ from django.utils import formats, translation
 
 from tms.applications import references
 from tms.applications.models import Application
+from tms.directory.models import Centre, Service
 from tms.notifications import segments
 from tms.notifications.models import Event, MessageTemplate
 from tms.notifications.texts import DEFAULTS, PLACEHOLDERS
@@ -71,14 +73,15 @@ def template_for(event: str, language: str) -> str:
     return template_overrides().get((event, language)) or DEFAULTS[(event, language)]
 
 
+@lru_cache(maxsize=4096)
 def format_date(day: date, language: str) -> str:
     with translation.override(language):
         return formats.date_format(day, "j M Y")
 
 
-def application_values(application: Application, language: str) -> dict[str, str]:
-    service = application.service
-    centre = application.centre
+def shared_values(service: Service, centre: Centre, language: str) -> dict[str, str]:
+    """What every message about this service at this centre says, whoever it is for
+    (a campaign computes it once per service, centre and language)."""
     hours = (
         centre.opening_hours_sw
         if language == "sw" and centre.opening_hours_sw
@@ -87,12 +90,18 @@ def application_values(application: Application, language: str) -> dict[str, str
     return {
         "service": service.name(language),
         "centre": centre.name,
-        "reference": references.display(application.reference),
         "hours": hours,
         "centre_phone": centre.phone,
         "bring": service.what_to_bring(language),
         "track_url": settings.TMS_TRACK_URL,
         "ussd_code": settings.TMS_USSD_CODE,
+    }
+
+
+def application_values(application: Application, language: str) -> dict[str, str]:
+    return {
+        **shared_values(application.service, application.centre, language),
+        "reference": references.display(application.reference),
     }
 
 
