@@ -3,6 +3,8 @@ docs at /api/v1/docs, every error as RFC 9457 problem details."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -11,7 +13,22 @@ from tms.core.problems import Problem, problem_response
 from tms.integrations.api import router as agency_router
 from tms.tracking.api import router as tracking_router
 
-api = NinjaAPI(
+
+class ProblemsAPI(NinjaAPI):
+    """Declares every error answer as application/problem+json, as it is sent."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                for status, answer in operation.get("responses", {}).items():
+                    content = answer.get("content")
+                    if str(status)[0] in "45" and content and "application/json" in content:
+                        content["application/problem+json"] = content.pop("application/json")
+        return schema
+
+
+api = ProblemsAPI(
     title="Track My Service API",
     version="1",
     description=(
@@ -39,13 +56,17 @@ def on_problem(request: HttpRequest, exc: Problem) -> HttpResponse:
 
 @api.exception_handler(ValidationError)
 def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    errors = [
-        {
-            "location": ".".join(str(part) for part in error.get("loc", [])),
-            "message": error.get("msg", ""),
-        }
-        for error in exc.errors
-    ]
+    errors = []
+    for error in exc.errors:
+        location = [str(part) for part in error.get("loc", [])]
+        # ["body", "payload", "items", "3", "service"] → index 3, field "service"
+        if location[:2] == ["body", "payload"]:
+            location = location[2:]
+        entry: dict[str, object] = {"field": ".".join(location), "message": error.get("msg", "")}
+        if len(location) >= 2 and location[0] == "items" and location[1].isdigit():
+            entry["index"] = int(location[1])
+            entry["field"] = ".".join(location[2:])
+        errors.append(entry)
     return problem_response(
         request, status=422, kind="validation", title="The request is not valid.", errors=errors
     )
@@ -54,7 +75,11 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
 @api.exception_handler(AuthenticationError)
 def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
     return problem_response(
-        request, status=401, kind="unauthenticated", title="A valid bearer token is required."
+        request,
+        status=401,
+        kind="unauthenticated",
+        title="A valid bearer token is required.",
+        headers={"WWW-Authenticate": 'Bearer realm="api"'},
     )
 
 

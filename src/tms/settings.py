@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "tms.core.problems.ApiProblemsMiddleware",
 ]
 
 ROOT_URLCONF = "tms.urls"
@@ -229,6 +230,8 @@ TMS_RATE_LOST_PER_ADDRESS = os.environ.get("TMS_RATE_LOST_PER_ADDRESS", "10/h")
 TMS_RATE_LOST_PER_PHONE = os.environ.get("TMS_RATE_LOST_PER_PHONE", "3/h")
 TMS_RATE_CALLBACK_PER_PHONE = os.environ.get("TMS_RATE_CALLBACK_PER_PHONE", "30/m")
 TMS_RATE_AGENCY_TOKEN = os.environ.get("TMS_RATE_AGENCY_TOKEN", "600/m")
+# The change feed serves events this old or older (longer than any transaction runs).
+TMS_CHANGE_FEED_SETTLE_SECONDS = int(os.environ.get("TMS_CHANGE_FEED_SETTLE_SECONDS", "30"))
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
 
 # --- Email (staff alerts) ---------------------------------------------------------------

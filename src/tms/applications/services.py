@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -29,6 +29,8 @@ from tms.directory.selectors import working_calendar
 
 # Agency clocks drift; a report a few minutes "in the future" is not an error.
 CLOCK_SKEW = timedelta(minutes=5)
+# Nothing in this service happened before it existed; older times are typing errors.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 REFERENCE_ATTEMPTS = 8
 
 
@@ -78,20 +80,26 @@ class DuplicateAgencyReference(ValidationError):
 
 
 def _occurred(
-    occurred_at: datetime | None, *, not_before: datetime | None, now: datetime | None = None
+    occurred_at: datetime | None,
+    *,
+    not_before: datetime | None,
+    now: datetime | None = None,
+    field: str = "occurred_at",
 ) -> datetime:
     now = now or timezone.now()
     if occurred_at is None:
         return now
     if timezone.is_naive(occurred_at):
-        raise ValidationError(_("The time of the change must include a time zone."))
-    if occurred_at > now + CLOCK_SKEW:
-        raise ValidationError(_("The time of the change cannot be in the future."))
-    if not_before is not None and occurred_at < not_before:
-        raise ValidationError(
-            _("The time of the change cannot be before the application was lodged.")
-        )
-    return occurred_at
+        problem = _("The time of the change must include a time zone.")
+    elif occurred_at < EARLIEST:
+        problem = _("The time of the change is too far in the past.")
+    elif occurred_at > now + CLOCK_SKEW:
+        problem = _("The time of the change cannot be in the future.")
+    elif not_before is not None and occurred_at < not_before:
+        problem = _("The time of the change cannot be before the application was lodged.")
+    else:
+        return occurred_at
+    raise ValidationError({field: [problem]})
 
 
 def _record(
@@ -159,7 +167,7 @@ def application_lodge(
         raise ValidationError(errors)
 
     now = timezone.now()
-    lodged = _occurred(lodged_at, not_before=None, now=now)
+    lodged = _occurred(lodged_at, not_before=None, now=now, field="lodged_at")
     lodged_day = timezone.localdate(lodged)
     due_date = working_calendar(start=lodged_day).add(lodged_day, service.turnaround_days)
     agency_ref = (agency_ref or "").strip() or None

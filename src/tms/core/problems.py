@@ -46,3 +46,32 @@ def problem_response(
     for name, value in (headers or {}).items():
         response[name] = value
     return response
+
+
+class ApiProblemsMiddleware:
+    """Under /api/v1/, answers that Django makes outside the API's own handlers (an
+    unknown path, a wrong method) become problem documents too: one error shape."""
+
+    PREFIX = "/api/v1/"
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response: HttpResponse = self.get_response(request)
+        if (
+            request.path.startswith(self.PREFIX)
+            and response.status_code in (404, 405)
+            and response.get("Content-Type", "").split(";")[0] != "application/problem+json"
+        ):
+            allow = response.get("Allow")
+            title = "Not found." if response.status_code == 404 else "Method not allowed."
+            kind = "not-found" if response.status_code == 404 else "method-not-allowed"
+            response = problem_response(
+                request,
+                status=response.status_code,
+                kind=kind,
+                title=title,
+                headers={"Allow": allow} if allow else None,
+            )
+        return response

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -52,8 +54,25 @@ class AgencyTokenAdmin(admin.ModelAdmin):
         self.message_user(request, _("Tokens revoked."), messages.SUCCESS)
 
 
+class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(max_length=500, assume_scheme="https")
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["agency", "url", "is_active"]
+
+    def clean_url(self) -> str:
+        url = str(self.cleaned_data["url"])
+        try:
+            check_url(url)
+        except ValidationError as error:
+            raise forms.ValidationError(error.message_dict["url"]) from None
+        return url
+
+
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin):
+    form = WebhookEndpointForm
     list_display = ["agency", "url", "is_active", "created_at"]
     list_filter = ["agency", "is_active"]
     readonly_fields = ["secret"]
@@ -62,7 +81,6 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: WebhookEndpoint, form: Any, change: bool
     ) -> None:
         if change:
-            check_url(obj.url)
             super().save_model(request, obj, form, change)
         else:
             obj.pk = endpoint_create(agency=obj.agency, url=obj.url).pk

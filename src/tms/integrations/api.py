@@ -9,7 +9,9 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Header, Query, Router, Schema, Status
 from ninja.security import HttpBearer
+from pydantic import StringConstraints
 
+from tms.core.api_schema import AGENCY_ERRORS, Moment, Text, problems
 from tms.core.problems import Problem
 from tms.directory.selectors import centre_list, service_list
 from tms.integrations.idempotency import request_fingerprint, run_once
@@ -57,14 +59,6 @@ def _token(request: HttpRequest) -> AgencyToken:
     return token
 
 
-class ProblemOut(Schema):
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
-    instance: str | None = None
-
-
 class ServiceOut(Schema):
     code: str
     name_en: str
@@ -84,14 +78,16 @@ class CentreOut(Schema):
 
 
 class ApplicantIn(Schema):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    phone: Annotated[str, Field(min_length=1, max_length=32)]
-    id_number: Annotated[str, Field(max_length=32)] = ""
+    name: Annotated[Text, Field(min_length=1, max_length=200)]
+    phone: Annotated[Text, Field(min_length=1, max_length=32)]
+    id_number: Annotated[Text, Field(max_length=32)] = ""
     language: Literal["en", "sw"] = "en"
 
 
 class LodgeItemIn(Schema):
-    agency_ref: Annotated[str, Field(min_length=1, max_length=64)]
+    agency_ref: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+    ]
     service: Annotated[str, Field(min_length=1, max_length=20)]
     centre: Annotated[str, Field(min_length=1, max_length=20)]
     applicant: ApplicantIn
@@ -121,12 +117,12 @@ class ResultsOut(Schema):
 
 
 class StatusUpdateIn(Schema):
-    reference: Annotated[str, Field(max_length=40)] | None = None
-    agency_ref: Annotated[str, Field(max_length=64)] | None = None
+    reference: Annotated[Text, Field(max_length=40)] | None = None
+    agency_ref: Annotated[Text, Field(max_length=64)] | None = None
     status: Literal["processing", "action_required", "dispatched", "rejected"]
-    occurred_at: datetime | None = None
-    note: Annotated[str, Field(max_length=1000)] = ""
-    reason: Annotated[str, Field(max_length=1000)] = ""
+    occurred_at: Moment | None = None
+    note: Annotated[Text, Field(max_length=1000)] = ""
+    reason: Annotated[Text, Field(max_length=1000)] = ""
 
 
 class StatusUpdatesIn(Schema):
@@ -171,14 +167,23 @@ class ChangeOut(Schema):
 class ChangesOut(Schema):
     items: list[ChangeOut]
     next_cursor: str | None
+    more: bool
 
 
-@router.get("services", response=list[ServiceOut], summary="The agency's services")
+@router.get(
+    "services",
+    response={200: list[ServiceOut], **problems(*AGENCY_ERRORS)},
+    summary="The agency's services",
+)
 def services(request: HttpRequest) -> Any:
     return list(service_list(agency=_token(request).agency))
 
 
-@router.get("centres", response=list[CentreOut], summary="All service centres")
+@router.get(
+    "centres",
+    response={200: list[CentreOut], **problems(*AGENCY_ERRORS)},
+    summary="All service centres",
+)
 def centres(request: HttpRequest) -> Any:
     return list(centre_list())
 
@@ -197,14 +202,7 @@ def _idempotent(request: HttpRequest, key: str | None, handler: Any) -> Any:
 
 @router.post(
     "applications",
-    response={
-        200: ResultsOut,
-        400: ProblemOut,
-        401: ProblemOut,
-        409: ProblemOut,
-        422: ProblemOut,
-        429: ProblemOut,
-    },
+    response={200: ResultsOut, **problems(*AGENCY_ERRORS, 409)},
     summary="Lodge up to 1,000 applications",
 )
 def lodge(
@@ -225,14 +223,7 @@ def lodge(
 
 @router.post(
     "status-updates",
-    response={
-        200: ResultsOut,
-        400: ProblemOut,
-        401: ProblemOut,
-        409: ProblemOut,
-        422: ProblemOut,
-        429: ProblemOut,
-    },
+    response={200: ResultsOut, **problems(*AGENCY_ERRORS, 409)},
     summary="Update the status of up to 1,000 applications",
 )
 def update_statuses(
@@ -254,8 +245,8 @@ def update_statuses(
 
 
 @router.get(
-    "applications/{identifier}",
-    response={200: ApplicationOut, 401: ProblemOut, 404: ProblemOut, 429: ProblemOut},
+    "applications/{path:identifier}",
+    response={200: ApplicationOut, **problems(*AGENCY_ERRORS, 404)},
     summary="One application, by our reference or agency_ref:<yours>",
 )
 def application(request: HttpRequest, identifier: str) -> Any:
@@ -278,18 +269,21 @@ def application(request: HttpRequest, identifier: str) -> Any:
 
 
 class ChangesQuery(Schema):
-    since: datetime
-    cursor: str | None = None
+    since: Moment
+    cursor: Annotated[Text, Field(max_length=200)] | None = None
     limit: Annotated[int, Field(ge=1, le=1000)] = 500
 
 
 @router.get(
     "changes",
-    response={200: ChangesOut, 400: ProblemOut, 401: ProblemOut, 429: ProblemOut},
+    response={200: ChangesOut, **problems(*AGENCY_ERRORS)},
     summary="Every change to the agency's applications since a time",
 )
 def change_feed(request: HttpRequest, query: Query[ChangesQuery]) -> Any:
-    """Oldest first; follow `next_cursor` until it is null to reconcile."""
+    """Oldest first. Call again with `next_cursor` while `more` is true; when it is
+    false you are up to date: keep `next_cursor` and start from it next time.
+    Events appear once they are 30 seconds old
+    (TMS_CHANGE_FEED_SETTLE_SECONDS), so a page never skips one committing late."""
     after = None
     if query.cursor:
         after = decode_cursor(query.cursor)
@@ -311,4 +305,5 @@ def change_feed(request: HttpRequest, query: Query[ChangesQuery]) -> Any:
             for event in page.events
         ],
         "next_cursor": page.next_cursor,
+        "more": page.more,
     }

@@ -20,6 +20,8 @@ from tms.integrations.models import IdempotencyRecord
 
 KEEP_FOR = timedelta(hours=24)
 WAIT_FOR_FIRST = 30.0  # seconds a duplicate waits for the first request to finish
+# A key still "in progress" after this long belongs to a process that died.
+ABANDONED_AFTER = timedelta(minutes=5)
 MAX_KEY_LENGTH = 255
 
 
@@ -31,8 +33,10 @@ def run_once(
     *, agency: Agency, key: str, fingerprint: str, handler: Callable[[], tuple[int, Any]]
 ) -> tuple[int, Any]:
     """Run ``handler`` once per (agency, key); replay its answer afterwards."""
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise Problem(400, "idempotency-key", "The Idempotency-Key must be 1 to 255 characters.")
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise Problem(
+            400, "idempotency-key", "The Idempotency-Key must be 1 to 255 printable characters."
+        )
     try:
         # Committed at once (autocommit), so a concurrent duplicate sees it and waits.
         with transaction.atomic():
@@ -40,6 +44,14 @@ def run_once(
                 agency=agency, key=key, request_hash=fingerprint, created_at=timezone.now()
             )
     except IntegrityError:
+        abandoned = IdempotencyRecord.objects.filter(
+            agency=agency,
+            key=key,
+            status_code__isnull=True,
+            created_at__lt=timezone.now() - ABANDONED_AFTER,
+        ).delete()[0]
+        if abandoned:  # whoever deletes it first runs the request again
+            return run_once(agency=agency, key=key, fingerprint=fingerprint, handler=handler)
         return _replay(agency=agency, key=key, fingerprint=fingerprint)
     try:
         status, body = handler()

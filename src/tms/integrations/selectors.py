@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from tms.applications import references
 from tms.applications.models import Application, ApplicationEvent
@@ -20,6 +22,8 @@ AGENCY_REF_PREFIX = "agency_ref:"
 def application_for_agency(*, agency: Agency, identifier: str) -> Application | None:
     """By our reference, or ``agency_ref:<theirs>``; None when missing or not theirs."""
     applications = Application.objects.select_related("service", "centre").filter(agency=agency)
+    if not identifier.isprintable():
+        return None  # no reference or agency_ref holds control characters
     if identifier.startswith(AGENCY_REF_PREFIX):
         return applications.filter(agency_ref=identifier[len(AGENCY_REF_PREFIX) :]).first()
     try:
@@ -60,10 +64,19 @@ def applications_for_items(
     return found
 
 
+# An event's recorded_at is stamped when its transaction starts and becomes visible
+# when it commits; a feed that served the newest events at once could pass an event
+# that commits a moment later with an earlier time. Serving only settled events
+# (older than any transaction runs) means a cursor never skips one.
+def settle() -> timedelta:
+    return timedelta(seconds=settings.TMS_CHANGE_FEED_SETTLE_SECONDS)
+
+
 @dataclass(frozen=True)
 class ChangesPage:
     events: list[ApplicationEvent]
     next_cursor: str | None
+    more: bool
 
 
 def encode_cursor(recorded_at: datetime, event_id: int) -> str:
@@ -72,19 +85,28 @@ def encode_cursor(recorded_at: datetime, event_id: int) -> str:
 
 def decode_cursor(cursor: str) -> tuple[datetime, int] | None:
     try:
-        moment, event_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(moment), int(event_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        text, event_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        moment = datetime.fromisoformat(text)
+        position = int(event_id)
+        if timezone.is_naive(moment):
+            return None
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         return None
+    return moment, position
 
 
 def changes(
     *, agency: Agency, since: datetime, after: tuple[datetime, int] | None, limit: int
 ) -> ChangesPage:
     """History events of the agency's applications recorded since ``since``, oldest first,
-    in a stable order (recorded_at, id) so pages never skip or repeat an event."""
+    in a stable order (recorded_at, id) so pages never skip or repeat an event. The
+    cursor always marks where the page ended, so a client that keeps the last one
+    resumes exactly there, now or tomorrow."""
     events: QuerySet[ApplicationEvent] = ApplicationEvent.objects.filter(
-        application__agency=agency, recorded_at__gte=since
+        application__agency=agency,
+        recorded_at__gte=since,
+        recorded_at__lt=timezone.now() - settle(),
     ).select_related("application")
     if after is not None:
         moment, event_id = after
@@ -92,5 +114,8 @@ def changes(
     page = list(events.order_by("recorded_at", "id")[: limit + 1])
     more = len(page) > limit
     page = page[:limit]
-    cursor = encode_cursor(page[-1].recorded_at, page[-1].id) if more and page else None
-    return ChangesPage(page, cursor)
+    if page:
+        cursor: str | None = encode_cursor(page[-1].recorded_at, page[-1].id)
+    else:
+        cursor = encode_cursor(*after) if after is not None else None
+    return ChangesPage(page, cursor, more)

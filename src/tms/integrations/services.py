@@ -3,13 +3,13 @@ so one bad item never undoes or blocks the others."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from tms.applications.bulk import Change, applications_change_bulk
+from tms.applications.bulk import Change, ChangeError, applications_change_bulk
 from tms.applications.lifecycle import (
     TRANSITIONS,
     Action,
@@ -22,6 +22,7 @@ from tms.applications.services import (
     Actor,
     ApplicationConflict,
     DuplicateAgencyReference,
+    application_change,
     application_lodge,
 )
 from tms.directory.models import Agency, Centre, Service
@@ -135,6 +136,8 @@ def status_updates_bulk(*, token: AgencyToken, items: list[dict[str, Any]]) -> l
     results: dict[int, ItemResult] = {}
     changes: list[Change] = []
     change_index: list[int] = []
+    repeats: list[int] = []  # a later item for the same application sees the earlier one
+    seen: set[int] = set()
     for index, item in enumerate(items):
         application = found.get(index)
         if application is None:
@@ -142,41 +145,66 @@ def status_updates_bulk(*, token: AgencyToken, items: list[dict[str, Any]]) -> l
             results[index] = _error(
                 index, "not-found", "No application of this agency matches.", "reference"
             )
-            continue
-        target = Status(item["status"])
-        # A change queued earlier in this request may move the application first.
-        current = _expected_status(application, changes)
-        action = action_reaching(current, target)
-        if action is None:
-            refused = InvalidTransition(action=_nominal_action(target), current=Status(current))
-            results[index] = _error(index, "invalid-transition", refused.message, "status")
-            continue
-        if action == Action.REJECT:
-            note = item.get("reason") or item.get("note") or ""
+        elif application.pk in seen:
+            repeats.append(index)
         else:
-            note = item.get("note") or ""
-        changes.append(Change(application, action, item.get("occurred_at"), note))
-        change_index.append(index)
+            seen.add(application.pk)
+            change = _change_for(application, item)
+            if isinstance(change, ItemResult):
+                results[index] = replace(change, index=index)
+            else:
+                changes.append(change)
+                change_index.append(index)
     outcomes = applications_change_bulk(changes, actor=actor)
     for index, change, outcome in zip(change_index, changes, outcomes, strict=True):
-        if outcome is None:
-            application = change.application
-            results[index] = ItemResult(index, True, application.reference, application.status)
-        elif isinstance(outcome, InvalidTransition):
-            results[index] = _error(index, "invalid-transition", outcome.message, "status")
-        elif isinstance(outcome, ApplicationConflict):
-            results[index] = _error(index, "conflict", str(outcome), "status")
+        results[index] = _result(index, change, outcome)
+    for index in repeats:
+        application = found[index]
+        change = _change_for(application, items[index])
+        if isinstance(change, ItemResult):
+            results[index] = replace(change, index=index)
+            continue
+        try:
+            application_change(
+                application,
+                change.action,
+                actor=actor,
+                occurred_at=change.occurred_at,
+                note=change.note,
+            )
+        except (InvalidTransition, ValidationError, ApplicationConflict) as error:
+            results[index] = _result(index, change, error)
         else:
-            results[index] = _validation_error(index, outcome)
+            results[index] = _result(index, change, None)
     return [results[index] for index in range(len(items))]
 
 
-def _expected_status(application: Application, queued: list[Change]) -> str:
-    status = application.status
-    for change in queued:
-        if change.application is application:
-            status = TRANSITIONS[change.action].target
-    return status
+def _change_for(application: Application, item: dict[str, Any]) -> Change | ItemResult:
+    """The lifecycle action that takes the application to the item's status, or the
+    refusal naming the current state and the allowed actions."""
+    target = Status(item["status"])
+    action = action_reaching(application.status, target)
+    if action is None:
+        refused = InvalidTransition(
+            action=_nominal_action(target), current=Status(application.status)
+        )
+        return _error(0, "invalid-transition", refused.message, "status")
+    if action == Action.REJECT:
+        note = item.get("reason") or item.get("note") or ""
+    else:
+        note = item.get("note") or ""
+    return Change(application, action, item.get("occurred_at"), note)
+
+
+def _result(index: int, change: Change, outcome: ChangeError | None) -> ItemResult:
+    if outcome is None:
+        target = TRANSITIONS[change.action].target
+        return ItemResult(index, True, change.application.reference, target)
+    if isinstance(outcome, InvalidTransition):
+        return _error(index, "invalid-transition", outcome.message, "status")
+    if isinstance(outcome, ApplicationConflict):
+        return _error(index, "conflict", str(outcome), "status")
+    return _validation_error(index, outcome)
 
 
 def _nominal_action(target: Status) -> Action:

@@ -107,7 +107,8 @@ def application_values(application: Application, language: str) -> dict[str, str
 
 def render_text(body: str, values: Mapping[str, str]) -> Rendered:
     """Fill ``body`` and shorten free-text values until it fits MAX_SEGMENTS."""
-    values = dict(values)
+    values = {name: segments.plain(value) for name, value in values.items()}
+    body = segments.plain(body)
     text = body.format_map(values)
     count = segments.count(text)
     for name in SHORTENABLE:

@@ -89,3 +89,26 @@ def _pack(encoding: Encoding, widths: list[int], single: int, multi: int) -> Seg
             used = 0
         used += width
     return SegmentCount(encoding, units, segments, multi, multi - used)
+
+
+# Handsets and USSD show these typographic characters badly or not at all, and one
+# of them turns a whole SMS into UCS-2 (70 characters a part): use the plain ones.
+_PLAIN = str.maketrans(
+    {
+        "–": "-",
+        "—": "-",
+        "‐": "-",
+        "‑": "-",
+        "’": "'",
+        "‘": "'",
+        "“": '"',
+        "”": '"',
+        "…": "...",
+        "\u00a0": " ",
+    }
+)
+
+
+def plain(text: str) -> str:
+    """``text`` with typographic dashes, quotes and spaces made GSM-7 plain."""
+    return text.translate(_PLAIN)

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date
+from typing import Annotated
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from tms.applications.models import Channel
 from tms.applications.references import ReferenceTypingError
 from tms.applications.selectors import ApplicationNotFound
+from tms.core.api_schema import PUBLIC_ERRORS, Text, problems
 from tms.core.phones import InvalidPhoneNumber
 from tms.core.problems import Problem
 from tms.tracking.limits import client_address, first_limit
@@ -37,7 +39,7 @@ class EstimateOut(Schema):
     overdue: bool
 
 
-class CentreOut(Schema):
+class TrackingCentreOut(Schema):
     code: str
     name: str
     address: str
@@ -58,20 +60,12 @@ class TrackingOut(Schema):
     what_to_do: str
     timeline: list[StepOut]
     estimate: EstimateOut | None
-    centre: CentreOut
+    centre: TrackingCentreOut
     what_to_bring: str
 
 
-class ProblemOut(Schema):
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
-    instance: str | None = None
-
-
 class LostReferenceIn(Schema):
-    phone: str
+    phone: Annotated[Text, Field(max_length=32)]
 
 
 class LostReferenceOut(Schema):
@@ -96,7 +90,7 @@ def _language(request: HttpRequest, lang: str | None) -> str:
 
 @router.post(
     "lost-reference",
-    response={202: LostReferenceOut, 422: ProblemOut, 429: ProblemOut},
+    response={202: LostReferenceOut, **problems(*PUBLIC_ERRORS)},
     summary="Send a phone's references to that phone by SMS",
 )
 def lost_reference(request: HttpRequest, payload: LostReferenceIn, lang: str | None = None):  # type: ignore[no-untyped-def]
@@ -130,7 +124,7 @@ def lost_reference(request: HttpRequest, payload: LostReferenceIn, lang: str | N
 
 @router.get(
     "{reference}",
-    response={200: TrackingOut, 304: None, 400: ProblemOut, 404: ProblemOut, 429: ProblemOut},
+    response={200: TrackingOut, 304: None, **problems(*PUBLIC_ERRORS, 404)},
     summary="The status of one application",
 )
 def track(request: HttpRequest, response: HttpResponse, reference: str, lang: str | None = None):  # type: ignore[no-untyped-def]

@@ -34,6 +34,7 @@ from tms.applications.references import ReferenceTypingError
 from tms.applications.selectors import ApplicationNotFound, application_get
 from tms.directory.models import Centre
 from tms.notifications.rendering import format_date
+from tms.notifications.segments import plain
 from tms.tracking.limits import retry_after
 from tms.tracking.selectors import NOT_YET_READY, estimate_for
 from tms.tracking.services import lookup_count, lost_reference_request
@@ -49,27 +50,6 @@ MAX_PATH_CHARACTERS = 1000
 LANGUAGE_TTL = int(timedelta(days=30).total_seconds())
 ELLIPSIS = "..."
 _NUMBER = re.compile(r"[0-9]{1,3}")  # not str.isdigit(), which takes "²" too
-
-# USSD and GSM-7 SMS show these typographic characters badly or not at all (one of
-# them turns a whole SMS into UCS-2, 70 characters a part): use the plain ones.
-_PLAIN = str.maketrans(
-    {
-        "–": "-",
-        "—": "-",
-        "‐": "-",
-        "‑": "-",
-        "’": "'",
-        "‘": "'",
-        "“": '"',
-        "”": '"',
-        "…": "...",
-        "\u00a0": " ",
-    }
-)
-
-
-def plain(text: str) -> str:
-    return text.translate(_PLAIN)
 
 
 def shorten(text: str, length: int) -> str:
