@@ -117,6 +117,8 @@ else:
     _default_db = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": str(DATA_DIR / "tms.sqlite3"),
+        # Opening a SQLite connection (and its PRAGMAs) cost more than a lookup.
+        "CONN_MAX_AGE": 600,
     }
 if _default_db["ENGINE"] == "django.db.backends.sqlite3":
     DATA_DIR.mkdir(parents=True, exist_ok=True)
