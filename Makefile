@@ -33,6 +33,7 @@ lint: $(STAMP)
 	TMS_MODE=test $(BIN)/python -m tms.core.translations --check
 
 bench: $(STAMP)
+	@command -v wrk >/dev/null || echo "note: the lookups benchmark needs wrk (apt-get install -y wrk); it is skipped without it"
 	TMS_MODE=test $(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 messages: $(STAMP)

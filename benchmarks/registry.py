@@ -50,7 +50,14 @@ class Benchmark:
 REGISTRY: dict[str, Benchmark] = {}
 
 # Modules that register benchmarks; add new ones here.
-MODULES = ["benchmarks.generate", "benchmarks.generate_postgres"]
+MODULES = [
+    "benchmarks.generate",
+    "benchmarks.generate_postgres",
+    "benchmarks.sms_dispatch",
+    "benchmarks.sms_campaign",
+    "benchmarks.lookups",
+    "benchmarks.status_updates",
+]
 
 
 def benchmark(
