@@ -188,8 +188,15 @@ def centres(request: HttpRequest) -> Any:
     return list(centre_list())
 
 
-def _idempotent(request: HttpRequest, key: str | None, handler: Any) -> Any:
+def _bulk(request: HttpRequest, key: str | None, service: Any, items: list[Any]) -> Any:
+    """Run a bulk service over the items, once per Idempotency-Key when one is given."""
     token = _token(request)
+    plain_items = [item.dict() for item in items]
+
+    def handler() -> tuple[int, Any]:
+        results = service(token=token, items=plain_items)
+        return 200, {"results": [result.as_dict() for result in results]}
+
     if key is None:
         status, body = handler()
     else:
@@ -212,13 +219,7 @@ def lodge(
 ) -> Any:
     """Each item is answered on its own. An `agency_ref` already lodged answers its
     existing reference (status `existing`) and changes nothing."""
-    items = [item.dict() for item in payload.items]
-
-    def handler() -> tuple[int, Any]:
-        results = applications_lodge_bulk(token=_token(request), items=items)
-        return 200, {"results": [r.as_dict() for r in results]}
-
-    return _idempotent(request, idempotency_key, handler)
+    return _bulk(request, idempotency_key, applications_lodge_bulk, payload.items)
 
 
 @router.post(
@@ -235,13 +236,7 @@ def update_statuses(
     processing, action_required (with a `note` for the citizen), dispatched and
     rejected (with a `reason`). A refused change names the current state and the
     allowed ones."""
-    items = [item.dict() for item in payload.items]
-
-    def handler() -> tuple[int, Any]:
-        results = status_updates_bulk(token=_token(request), items=items)
-        return 200, {"results": [r.as_dict() for r in results]}
-
-    return _idempotent(request, idempotency_key, handler)
+    return _bulk(request, idempotency_key, status_updates_bulk, payload.items)
 
 
 @router.get(
