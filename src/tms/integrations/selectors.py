@@ -52,7 +52,11 @@ def applications_for_items(
     loaded: dict[int, Application] = {}
     scope = Application.objects.filter(agency=agency)
     if by_reference:
-        for application in scope.filter(reference__in=list(by_reference)):
+        # By reference alone (the unique index), then the agency checked here: with the
+        # agency in the WHERE clause SQLite without statistics walks the agency's rows.
+        for application in Application.objects.filter(reference__in=list(by_reference)):
+            if application.agency_id != agency.pk:
+                continue  # another agency's application is a missing one
             application = loaded.setdefault(application.pk, application)
             for index in by_reference[application.reference]:
                 found[index] = application
