@@ -7,12 +7,10 @@ SQLite (file database, WAL, IMMEDIATE transactions) and PostgreSQL.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from tms.applications import references
 from tms.applications.lifecycle import Action, InvalidTransition, Status
@@ -20,6 +18,7 @@ from tms.applications.models import Application, ApplicationEvent
 from tms.applications.services import Actor, ApplicationConflict
 from tms.applications.tests.expected_lifecycle import EXPECTED, assert_history_consistent, perform
 from tms.testing.builders import lodge
+from tms.testing.threads import run_in_threads
 
 THREADS = 8
 TIMEOUT = 60
@@ -30,27 +29,6 @@ class Outcome:
     loaded_version: int | None = None
     won: bool = False
     error: Any = None  # ApplicationConflict or InvalidTransition when it lost
-
-
-def run_in_threads(count: int, work: Callable[[int], Any]) -> list[Any]:
-    """Run work(i) in ``count`` threads; return their results or exceptions, in order."""
-    results: list[Any] = [None] * count
-
-    def target(index: int) -> None:
-        try:
-            results[index] = work(index)
-        except BaseException as exc:
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,), daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a thread hung"
-    return results
 
 
 def race(pk: int, actions: list[Action], *, load_before_barrier: bool) -> list[Outcome]:

@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -20,6 +19,7 @@ from tms.integrations import idempotency
 from tms.integrations.idempotency import KEEP_FOR, prune
 from tms.integrations.models import IdempotencyRecord
 from tms.integrations.tests.conftest import AgencyClient
+from tms.testing.threads import run_in_threads
 
 TIMEOUT = 60
 
@@ -179,24 +179,13 @@ def test_keys_are_pruned_after_24_hours(nrb_api, item):
 def at_once(count: int, send: Callable[[Client], Any]) -> list[Any]:
     """Call send(client) in ``count`` threads released together; their results in order."""
     barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
 
-    def target(index: int) -> None:
-        try:
-            client = Client()
-            barrier.wait(TIMEOUT)
-            results[index] = send(client)
-        except BaseException as exc:
-            results[index] = exc
-        finally:
-            connection.close()
+    def work(index: int) -> Any:
+        client = Client()
+        barrier.wait(TIMEOUT)
+        return send(client)
 
-    threads = [threading.Thread(target=target, args=(i,), daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a request hung"
+    results = run_in_threads(count, work)
     failed = [r for r in results if isinstance(r, BaseException)]
     assert not failed, failed
     return results
