@@ -390,8 +390,8 @@ def application_cancel(
     )
 
 
-# One entry per action, so callers that take an action name (the agency API,
-# the property tests) reach the same services.
+# One entry per action, for callers that hold an action name and want its own
+# service (the lifecycle tests drive every one through it).
 PERFORMERS = {
     Action.START_PROCESSING: application_start_processing,
     Action.REQUIRE_ACTION: application_require_action,

@@ -24,7 +24,7 @@ from tms.directory.models import Centre, Service
 from tms.directory.selectors import working_calendar
 from tms.notifications.models import EVENT_PRIORITY, Event, Message, OptOut
 from tms.notifications.rendering import format_date, render_text, shared_values, template_for
-from tms.notifications.services import _kick_dispatch_on_commit
+from tms.notifications.services import dispatch_after_commit
 
 CHUNK = 5000
 NOT_YET_READY = [Status.LODGED, Status.PROCESSING, Status.ACTION_REQUIRED, Status.DISPATCHED]
@@ -102,7 +102,7 @@ def _queue(messages: list[Message]) -> int:
         return 0
     with transaction.atomic():
         Message.objects.bulk_create(messages, ignore_conflicts=True, batch_size=1000)
-        _kick_dispatch_on_commit()
+        dispatch_after_commit()
     return len(messages)  # at most: a concurrent run may have taken some keys first
 
 

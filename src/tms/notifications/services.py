@@ -95,7 +95,7 @@ def in_quiet_hours(now: datetime) -> bool:
 # --- Queueing ----------------------------------------------------------------------------
 
 
-def _kick_dispatch_on_commit() -> None:
+def dispatch_after_commit() -> None:
     """Start a send as soon as the transaction commits; once per transaction."""
     from tms.notifications import tasks
 
@@ -139,7 +139,7 @@ def message_queue(
         if dedupe_key and Message.objects.filter(dedupe_key=dedupe_key).exists():
             return None
         raise
-    _kick_dispatch_on_commit()
+    dispatch_after_commit()
     return message
 
 
@@ -194,7 +194,7 @@ def message_resend(*, message: Message) -> Message:
         finished_at=None,
         gateway_message_id=None,
     )
-    _kick_dispatch_on_commit()
+    dispatch_after_commit()
     message.refresh_from_db()
     return message
 
@@ -235,7 +235,7 @@ def sending_resume() -> None:
     Message.objects.filter(state=MessageState.QUEUED, next_attempt_at__gt=timezone.now()).filter(
         failure_reason__startswith="paused:"
     ).update(next_attempt_at=timezone.now(), failure_reason="")
-    _kick_dispatch_on_commit()
+    dispatch_after_commit()
 
 
 # --- Dispatch ------------------------------------------------------------------------------
@@ -606,7 +606,7 @@ def sweep_stale_sends(*, now: datetime | None = None) -> SweepSummary:
             )
             summary.requeued += 1
     if summary.requeued:
-        _kick_dispatch_on_commit()
+        dispatch_after_commit()
     return summary
 
 

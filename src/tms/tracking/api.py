@@ -18,7 +18,7 @@ from tms.applications.selectors import ApplicationNotFound
 from tms.core.api_schema import PUBLIC_ERRORS, Text, problems
 from tms.core.phones import InvalidPhoneNumber
 from tms.core.problems import Problem
-from tms.tracking.limits import client_address, first_limit
+from tms.tracking.limits import lookup_limits, lost_reference_limits
 from tms.tracking.selectors import public_status
 from tms.tracking.services import lookup_count, lost_reference_request
 
@@ -82,7 +82,7 @@ def _too_many(wait: int) -> Problem:
     )
 
 
-def _language(request: HttpRequest, lang: str | None) -> str:
+def _language(lang: str | None) -> str:
     if lang in dict(settings.LANGUAGES):
         return str(lang)
     return translation.get_language() or "en"
@@ -95,17 +95,10 @@ def _language(request: HttpRequest, lang: str | None) -> str:
 )
 def lost_reference(request: HttpRequest, payload: LostReferenceIn, lang: str | None = None):  # type: ignore[no-untyped-def]
     """The answer is the same whether or not the phone has applications."""
-    digits = "".join(ch for ch in payload.phone if ch.isdigit())[-9:]
-    wait = first_limit(
-        request,
-        [
-            ("lost.address", client_address(request), settings.TMS_RATE_LOST_PER_ADDRESS),
-            ("lost.phone", digits, settings.TMS_RATE_LOST_PER_PHONE),
-        ],
-    )
+    wait = lost_reference_limits(request, payload.phone)
     if wait is not None:
         raise _too_many(wait)
-    language = _language(request, lang)
+    language = _language(lang)
     with translation.override(language):
         try:
             lost_reference_request(phone=payload.phone, language=language)
@@ -131,20 +124,10 @@ def track(request: HttpRequest, response: HttpResponse, reference: str, lang: st
     """Look an application up by its reference (spaces and dashes allowed). A typing
     error (wrong length or check digit) is a 400, an unknown reference a 404.
     Answers carry an ETag; send it back in If-None-Match to get 304 when unchanged."""
-    wait = first_limit(
-        request,
-        [
-            ("lookup.address", client_address(request), settings.TMS_RATE_LOOKUP_PER_ADDRESS),
-            (
-                "lookup.reference",
-                "".join(ch for ch in reference if ch.isdigit()),
-                settings.TMS_RATE_LOOKUP_PER_REFERENCE,
-            ),
-        ],
-    )
+    wait = lookup_limits(request, reference)
     if wait is not None:
         raise _too_many(wait)
-    language = _language(request, lang)
+    language = _language(lang)
     try:
         status = public_status(reference=reference, language=language)
     except ReferenceTypingError as error:

@@ -19,11 +19,11 @@ from tms.applications.references import ReferenceTypingError
 from tms.applications.selectors import ApplicationNotFound, application_get
 from tms.notifications import segments
 from tms.notifications.rendering import MAX_SEGMENTS
+from tms.notifications.segments import plain
 from tms.notifications.services import opt_in, opt_out, reply_queue
 from tms.tracking.services import lookup_count
 from tms.tracking.ussd import (
     centre_hours,
-    plain,
     remembered_language,
     short_meaning,
     shorten,

@@ -39,3 +39,28 @@ def first_limit(request: HttpRequest, checks: list[tuple[str, str, str]]) -> int
         if wait is not None:
             return wait
     return None
+
+
+def lookup_limits(request: HttpRequest, typed_reference: str) -> int | None:
+    """A status lookup: per client address, then per reference (its digits)."""
+    digits = "".join(ch for ch in typed_reference if ch.isdigit())
+    return first_limit(
+        request,
+        [
+            ("lookup.address", client_address(request), settings.TMS_RATE_LOOKUP_PER_ADDRESS),
+            ("lookup.reference", digits, settings.TMS_RATE_LOOKUP_PER_REFERENCE),
+        ],
+    )
+
+
+def lost_reference_limits(request: HttpRequest, typed_phone: str) -> int | None:
+    """A lost-reference request: per client address, then per phone (its last 9 digits,
+    so every way of writing one number shares a counter)."""
+    digits = "".join(ch for ch in typed_phone if ch.isdigit())[-9:]
+    return first_limit(
+        request,
+        [
+            ("lost.address", client_address(request), settings.TMS_RATE_LOST_PER_ADDRESS),
+            ("lost.phone", digits, settings.TMS_RATE_LOST_PER_PHONE),
+        ],
+    )

@@ -7,6 +7,7 @@ import time
 from collections import Counter, defaultdict
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone, translation
@@ -85,15 +86,9 @@ def lost_reference_request(*, phone: str, language: str) -> None:
     with translation.override(language):
         text = _("Your Track My Service references: %(refs)s. Track at %(url)s.") % {
             "refs": ", ".join(references.display(ref) for ref in found[:3]),
-            "url": _track_url(),
+            "url": settings.TMS_TRACK_URL,
         }
     reply_queue(to=number, text=text, language=language)
-
-
-def _track_url() -> str:
-    from django.conf import settings
-
-    return settings.TMS_TRACK_URL
 
 
 # --- Overdue queries -------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone, translation
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -16,7 +16,7 @@ from tms.applications.models import Channel
 from tms.applications.references import ReferenceTypingError, parse
 from tms.applications.selectors import ApplicationNotFound, application_get
 from tms.core.phones import InvalidPhoneNumber
-from tms.tracking.limits import client_address, first_limit
+from tms.tracking.limits import lookup_limits, lost_reference_limits
 from tms.tracking.selectors import public_status
 from tms.tracking.services import QueryRefused, lookup_count, lost_reference_request, query_raise
 
@@ -29,16 +29,6 @@ def too_many(request: HttpRequest, wait: int) -> HttpResponse:
     return response
 
 
-def lookup_limits(request: HttpRequest, reference: str) -> int | None:
-    return first_limit(
-        request,
-        [
-            ("lookup.address", client_address(request), settings.TMS_RATE_LOOKUP_PER_ADDRESS),
-            ("lookup.reference", reference, settings.TMS_RATE_LOOKUP_PER_REFERENCE),
-        ],
-    )
-
-
 @require_safe
 def track(request: HttpRequest) -> HttpResponse:
     """The form, and with ``?ref=`` the application's status."""
@@ -46,7 +36,7 @@ def track(request: HttpRequest) -> HttpResponse:
     context: dict[str, object] = {"typed": typed}
     if not typed:
         return render(request, "tracking/track.html", context)
-    wait = lookup_limits(request, "".join(ch for ch in typed if ch.isdigit()))
+    wait = lookup_limits(request, typed)
     if wait is not None:
         return too_many(request, wait)
     language = translation.get_language() or "en"
@@ -93,7 +83,7 @@ def raise_query(request: HttpRequest, reference: str) -> HttpResponse:
         application = application_get(reference=reference)
         query_raise(application=application, channel=Channel.WEB)
     except (ReferenceTypingError, ApplicationNotFound):
-        return HttpResponseRedirect(f"/track/?ref={reference}")
+        return HttpResponseRedirect(f"/track/?{urlencode({'ref': reference})}")
     except QueryRefused as refused:
         return render(
             request,
@@ -115,14 +105,7 @@ def lost_reference(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         phone = request.POST.get("phone", "")
         context["phone"] = phone
-        digits = "".join(ch for ch in phone if ch.isdigit())[-9:]
-        wait = first_limit(
-            request,
-            [
-                ("lost.address", client_address(request), settings.TMS_RATE_LOST_PER_ADDRESS),
-                ("lost.phone", digits, settings.TMS_RATE_LOST_PER_PHONE),
-            ],
-        )
+        wait = lost_reference_limits(request, phone)
         if wait is not None:
             return too_many(request, wait)
         try:
