@@ -18,3 +18,12 @@ def output_dir(request: pytest.FixtureRequest) -> Path:
 
 def on_postgres() -> bool:
     return connection.vendor == "postgresql"
+
+
+@pytest.fixture
+def admin_browser(client, db):
+    """A client signed in (password and second factor) as an administrator."""
+    from tms.accounts.roles import Role
+    from tms.testing.staff import make_staff, sign_in
+
+    return sign_in(client, make_staff(Role.ADMINISTRATOR, username="admin"))

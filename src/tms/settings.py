@@ -7,6 +7,7 @@ debug off), ``demo`` (make demo) or ``test`` (the test suite).
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -49,7 +50,7 @@ ALLOWED_HOSTS = env_list(
 )
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "tms.accounts.admin_site.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -59,12 +60,22 @@ INSTALLED_APPS = [
     "ninja",
     "django_tasks",
     "django_tasks_db",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "tms.core",
     "tms.directory",
     "tms.applications",
     "tms.notifications",
     "tms.tracking",
     "tms.integrations",
+    "tms.audit",
+    "tms.accounts",
+    "tms.counter",
+    "tms.receipt",
+    "tms.manifests",
+    "tms.backlog",
     "tms.demo",
 ]
 
@@ -76,9 +87,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "tms.accounts.middleware.IdleSignOutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "tms.core.problems.ApiProblemsMiddleware",
+    "tms.core.request_context.RequestAddressMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into its answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tms.urls"
@@ -95,6 +111,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "tms.accounts.context_processors.staff_menu",
             ],
         },
     },
@@ -174,6 +191,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Staff sign in with a password and a second factor (SPEC §2); django-axes locks an
+# account after repeated failed passwords; idle sessions end (accounts.middleware).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "staff-login"
+AXES_FAILURE_LIMIT = int(os.environ.get("TMS_SIGN_IN_FAILURES", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("TMS_SIGN_IN_LOCK_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "tms.accounts.views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "tms.core.request_context.client_address"
+AXES_VERBOSE = False
+TMS_STAFF_IDLE_MINUTES = int(os.environ.get("TMS_STAFF_IDLE_MINUTES", "30"))
+SESSION_COOKIE_AGE = 12 * 3600  # a working day at most, even when active
+OTP_TOTP_ISSUER = os.environ.get("TMS_SITE_NAME", "Track My Service")
 if TMS_MODE == "test":
     # Fast hashing keeps the suite quick; never used outside tests.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -234,7 +268,9 @@ TMS_RATE_CALLBACK_PER_PHONE = os.environ.get("TMS_RATE_CALLBACK_PER_PHONE", "30/
 TMS_RATE_AGENCY_TOKEN = os.environ.get("TMS_RATE_AGENCY_TOKEN", "600/m")
 # The change feed serves events this old or older (longer than any transaction runs).
 TMS_CHANGE_FEED_SETTLE_SECONDS = int(os.environ.get("TMS_CHANGE_FEED_SETTLE_SECONDS", "30"))
-SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001"]
+# axes.W006: accounts are locked by username alone, deliberately: staff of one centre
+# share an address, and one mistyping colleague must not lock out the rest.
+SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001", "axes.W006"]
 
 # --- Email (staff alerts) ---------------------------------------------------------------
 ADMINS = [("TMS operations", email) for email in env_list("TMS_ADMIN_EMAILS")]

@@ -12,4 +12,10 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("tms.notifications.urls")),
     path("", include("tms.tracking.urls")),
+    path("", include("tms.accounts.urls")),
+    path("", include("tms.audit.urls")),
+    path("", include("tms.counter.urls")),
+    path("", include("tms.receipt.urls")),
+    path("", include("tms.manifests.urls")),
+    path("", include("tms.backlog.urls")),
 ]

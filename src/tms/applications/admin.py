@@ -23,7 +23,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 EVENT_FIELDS = (
     "version", "action", "from_status", "to_status", "occurred_at", "recorded_at",
-    "actor_kind", "actor_label", "channel", "note",
+    "actor_kind", "actor_label", "channel", "address", "note",
 )  # fmt: skip
 
 

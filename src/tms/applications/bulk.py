@@ -23,6 +23,7 @@ from tms.applications.services import (
     prepare_change,
 )
 from tms.applications.signals import status_changed
+from tms.core.request_context import current_address
 
 ChangeError = InvalidTransition | ValidationError | ApplicationConflict
 
@@ -62,6 +63,7 @@ def applications_change_bulk(
         seen.add(change.application.pk)
         ready.append((index, prepared))
 
+    address = current_address()
     with transaction.atomic():
         applied = _update(changes, ready, now)
         conflicted = [index for index, _ in ready if changes[index].application.pk not in applied]
@@ -102,6 +104,7 @@ def applications_change_bulk(
                     actor_label=actor.label[:120],
                     channel=actor.channel,
                     note=prepared.note,
+                    address=address,
                     version=application.version,
                 )
             )

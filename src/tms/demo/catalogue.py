@@ -70,6 +70,8 @@ class ServiceEntry:
     bring_sw: str
     retention_days: int = 90
     requires_id_number: bool = False
+    # Passports are valuable to impostors: the citizen's phone confirms the collector.
+    handover_code_required: bool = False
     weight: float = 1.0
 
     def fields(self) -> dict[str, object]:
@@ -82,6 +84,7 @@ class ServiceEntry:
             "bring_en": self.bring_en,
             "bring_sw": self.bring_sw,
             "requires_id_number": self.requires_id_number,
+            "handover_code_required": self.handover_code_required,
             "is_active": True,
         }
 
@@ -169,28 +172,28 @@ DEMO_SERVICES: list[ServiceEntry] = [
         "one. For a child's passport, a parent's ID card.",
         "Leta stakabadhi ya maombi, kitambulisho chako na pasipoti yako ya zamani kama unayo. "
         "Kwa pasipoti ya mtoto, leta kitambulisho cha mzazi.",
-        requires_id_number=True, weight=7,
+        requires_id_number=True, handover_code_required=True, weight=7,
     ),
     ServiceEntry(
         "DIS-PASS-50", "DIS", "Ordinary passport (50 pages)", "Pasipoti ya kawaida (kurasa 50)",
         10, _K("9500"),
         "Your acknowledgement slip, your national ID card and your old passport if you have one.",
         "Leta stakabadhi ya maombi, kitambulisho chako na pasipoti yako ya zamani kama unayo.",
-        requires_id_number=True, weight=2,
+        requires_id_number=True, handover_code_required=True, weight=2,
     ),
     ServiceEntry(
         "DIS-PASS-66", "DIS", "Ordinary passport (66 pages)", "Pasipoti ya kawaida (kurasa 66)",
         10, _K("12500"),
         "Your acknowledgement slip, your national ID card and your old passport if you have one.",
         "Leta stakabadhi ya maombi, kitambulisho chako na pasipoti yako ya zamani kama unayo.",
-        requires_id_number=True, weight=1,
+        requires_id_number=True, handover_code_required=True, weight=1,
     ),
     ServiceEntry(
         "DIS-PASS-LOST", "DIS", "Replacement of a lost passport", "Pasipoti mbadala (iliyopotea)",
         15, _K("7500"),
         "Your acknowledgement slip, your national ID card and the police abstract.",
         "Leta stakabadhi ya maombi, kitambulisho chako na barua ya polisi (police abstract).",
-        requires_id_number=True, weight=1,
+        requires_id_number=True, handover_code_required=True, weight=1,
     ),
     ServiceEntry(
         "CRS-BIRTH", "CRS", "Birth certificate", "Cheti cha kuzaliwa", 7, _K("200"),

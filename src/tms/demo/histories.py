@@ -50,6 +50,8 @@ APPLICATION_FIELDS = (
     "closed_at",
     "status_changed_at",
     "created_at",
+    "representative_name",
+    "representative_phone",
 )
 EVENT_FIELDS = (
     "application_id",
@@ -532,6 +534,8 @@ class HistorySynthesiser:
                     closed_at,
                     changed_at,
                     created_at,
+                    "",
+                    "",
                 )
             )
         return Batch(applications=applications, events=events)

@@ -6,6 +6,8 @@ is the bulk engine behind it and behind ``tms generate``.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import multiprocessing
 import os
 import pickle
@@ -20,7 +22,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from tms.accounts.models import StaffProfile
+from tms.accounts.roles import Role
 from tms.applications import references
 from tms.applications.models import Application
 from tms.demo import catalogue, parallel, people
@@ -55,10 +61,40 @@ class DemoLogin:
     username: str
     password: str
     role: str
+    staff_role: Role = Role.ADMINISTRATOR
+    centre_code: str | None = None
+    agency_code: str | None = None
+
+    @property
+    def totp_secret(self) -> str:
+        """The authenticator key (base32) of this demo login: fixed, so that the demo can
+        print it and ``tms demo_code`` can show the current code. Never used outside the demo."""
+        return base64.b32encode(self.totp_key).decode()
+
+    @property
+    def totp_key(self) -> bytes:
+        return hashlib.sha256(f"tms-demo-totp:{self.username}".encode()).digest()[:20]
 
 
-# Later features add their role logins here; seed_demo prints them all.
+DEMO_CENTRE = "GPO"
+DEMO_AGENCY = "NRB"
 DEMO_ADMIN = DemoLogin("admin", "demo-admin-2026", "administrator (superuser)")
+DEMO_LOGINS = [
+    DEMO_ADMIN,
+    DemoLogin(
+        "officer", "demo-officer-2026", "counter officer, Huduma Centre GPO",
+        Role.COUNTER_OFFICER, centre_code=DEMO_CENTRE,
+    ),
+    DemoLogin(
+        "manager", "demo-manager-2026", "centre manager, Huduma Centre GPO",
+        Role.CENTRE_MANAGER, centre_code=DEMO_CENTRE,
+    ),
+    DemoLogin(
+        "agency", "demo-agency-2026", "agency officer, National Registration Bureau",
+        Role.AGENCY_OFFICER, agency_code=DEMO_AGENCY,
+    ),
+    DemoLogin("analyst", "demo-analyst-2026", "analyst", Role.ANALYST),
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -161,27 +197,49 @@ def holidays_ensure(*, today: date) -> int:
 # --- people who sign in or act ------------------------------------------------------------
 
 
-def demo_admin_ensure() -> DemoLogin:
-    """The demo administrator, with the documented password (reset if it was changed)."""
+def demo_login_ensure(login: DemoLogin) -> DemoLogin:
+    """A demo login with its documented password, role and authenticator key (each reset
+    if it was changed), so that the printed instructions always work."""
     user_model = get_user_model()
     user, created = user_model.objects.get_or_create(
-        username=DEMO_ADMIN.username,
-        defaults={"first_name": "Demo", "last_name": "Administrator", "email": ""},
+        username=login.username,
+        defaults={"first_name": "Demo", "last_name": login.staff_role.label.title()},
     )
-    changed = created
-    if not (user.is_staff and user.is_superuser and user.is_active):
-        user.is_staff = user.is_superuser = user.is_active = True
-        changed = True
-    if not user.check_password(DEMO_ADMIN.password):
-        user.set_password(DEMO_ADMIN.password)
-        changed = True
-    if changed:
-        user.save()
-    return DEMO_ADMIN
+    administrator = login.staff_role == Role.ADMINISTRATOR
+    user.is_staff = user.is_superuser = administrator
+    user.is_active = True
+    if created or not user.check_password(login.password):
+        user.set_password(login.password)
+    user.save()
+    StaffProfile.objects.update_or_create(
+        user=user,
+        defaults={
+            "role": login.staff_role,
+            "centre": Centre.objects.get(code=login.centre_code) if login.centre_code else None,
+            "agency": Agency.objects.get(code=login.agency_code) if login.agency_code else None,
+        },
+    )
+    TOTPDevice.objects.filter(user=user).exclude(key=login.totp_key.hex()).delete()
+    TOTPDevice.objects.get_or_create(
+        user=user, key=login.totp_key.hex(), defaults={"name": "demo", "confirmed": True}
+    )
+    return login
+
+
+def demo_admin_ensure() -> DemoLogin:
+    return demo_login_ensure(DEMO_ADMIN)
 
 
 def demo_logins() -> list[DemoLogin]:
-    return [DEMO_ADMIN]
+    return list(DEMO_LOGINS)
+
+
+def demo_code(username: str) -> str:
+    """The current authenticator code of a demo login (what the phone app would show)."""
+    login = next((entry for entry in DEMO_LOGINS if entry.username == username), None)
+    if login is None:
+        raise KeyError(username)
+    return f"{TOTP(login.totp_key, step=30, t0=0, digits=6, drift=0).token():06d}"
 
 
 def _staff_usernames(centre: Centre) -> list[str]:
@@ -194,7 +252,7 @@ def _staff_usernames(centre: Centre) -> list[str]:
 def centre_staff_ensure(*, centres: Sequence[Centre]) -> dict[int, CentreProfile]:
     """Counter officers and a manager for each centre, who act in synthetic histories.
 
-    They cannot sign in (no usable password); role logins come with accounts."""
+    They have their roles but cannot sign in (no usable password); the demo logins can."""
     user_model = get_user_model()
     wanted = {name: centre for centre in centres for name in _staff_usernames(centre)}
     existing = set(
@@ -212,6 +270,18 @@ def centre_staff_ensure(*, centres: Sequence[Centre]) -> dict[int, CentreProfile
         new.append(user)
     user_model.objects.bulk_create(new)
     ids = dict(user_model.objects.filter(username__in=list(wanted)).values_list("username", "pk"))
+    with_profile = set(
+        StaffProfile.objects.filter(user_id__in=ids.values()).values_list("user_id", flat=True)
+    )
+    StaffProfile.objects.bulk_create(
+        StaffProfile(
+            user_id=ids[username],
+            centre=centre,
+            role=Role.CENTRE_MANAGER if username.endswith(".manager") else Role.COUNTER_OFFICER,
+        )
+        for username, centre in wanted.items()
+        if ids[username] not in with_profile
+    )
     profiles = {}
     for centre in centres:
         *officers, manager = _staff_usernames(centre)
@@ -438,7 +508,7 @@ def demo_seed(
     with transaction.atomic():
         reference_data_load_demo()
         holidays_ensure(today=today)
-        logins = [demo_admin_ensure()]
+        logins = [demo_login_ensure(login) for login in DEMO_LOGINS]
     generation = None
     if not demo_applications_exist():
         services, centres = demo_reference()

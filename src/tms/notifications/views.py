@@ -9,7 +9,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages as django_messages
-from django.contrib.admin.views.decorators import staff_member_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,6 +19,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
+from tms.accounts.access import staff_required
+from tms.accounts.roles import Capability, Role
+from tms.accounts.scope import NotAllowed, Staff
 from tms.applications.references import ReferenceTypingError
 from tms.notifications.models import Message, MessageState
 from tms.notifications.selectors import message_list
@@ -65,7 +67,7 @@ def delivery_report(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
 
 
-@staff_member_required
+@staff_required(Capability.SMS_OUTBOX)
 @require_safe
 def outbox(request: HttpRequest) -> HttpResponse:
     """What citizens receive, newest first: the demo's window on the SMS gateway.
@@ -74,7 +76,7 @@ def outbox(request: HttpRequest) -> HttpResponse:
     reference = request.GET.get("reference", "").strip()
     reference_error = ""
     try:
-        messages = message_list(state=state, reference=reference)
+        messages = message_list(staff=request.staff, state=state, reference=reference)  # type: ignore[attr-defined]
     except ReferenceTypingError as error:
         messages, reference_error = Message.objects.none(), error.message
     page = Paginator(messages, 50, allow_empty_first_page=True).get_page(request.GET.get("page"))
@@ -93,11 +95,17 @@ def outbox(request: HttpRequest) -> HttpResponse:
     )
 
 
-@staff_member_required
+@staff_required(Capability.SMS_OUTBOX)
 @require_POST
 def resend(request: HttpRequest, message_id: int) -> HttpResponse:
     """One click to send a failed or unknown message again."""
     message = get_object_or_404(Message, pk=message_id)
+    staff: Staff = request.staff  # type: ignore[attr-defined]
+    # Staff.covers is False for replies (no application): administrators only.
+    if staff.role != Role.ADMINISTRATOR and (
+        message.application is None or not staff.covers(message.application)
+    ):
+        raise NotAllowed(_("This message belongs to another centre."))
     try:
         message_resend(message=message)
     except ValueError:

@@ -7,19 +7,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 
-
-def client_address(request: HttpRequest) -> str:
-    """The caller's address; behind TMS_PROXY_COUNT trusted proxies, taken from the
-    X-Forwarded-For entry that the nearest of them added."""
-    hops = settings.TMS_PROXY_COUNT
-    if hops:
-        forwarded = [
-            part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
-        ]
-        forwarded = [part for part in forwarded if part]
-        if len(forwarded) >= hops:
-            return forwarded[-hops]
-    return str(request.META.get("REMOTE_ADDR", ""))
+from tms.core.request_context import client_address
 
 
 def retry_after(request: HttpRequest, *, scope: str, value: str, rate: str) -> int | None:

@@ -13,15 +13,6 @@ from tms.testing.builders import lodge
 
 
 @pytest.fixture
-def admin_browser(client, django_user_model):
-    superuser = django_user_model.objects.create_superuser(
-        username="admin", email="admin@example.go.ke", password="a-long-password"
-    )
-    client.force_login(superuser)
-    return client
-
-
-@pytest.fixture
 def application(service, centre):
     application = lodge(service=service, centre=centre, agency_ref="KRA-2026-000123")
     return perform(application, Action.START_PROCESSING, note="Forwarded to head office")

@@ -59,7 +59,10 @@ def test_production_server_serves_pages_health_and_static_files(served):
     assert css.status_code == 200
     assert "text/css" in css.headers["content-type"]
     assert httpx.get(f"{served}/healthz").json() == {"status": "ok"}
-    assert httpx.get(f"{served}/admin/login/").status_code == 200
+    # The admin signs in through the staff door (password, then a second factor).
+    admin = httpx.get(f"{served}/admin/login/", follow_redirects=True)
+    assert admin.status_code == 200
+    assert str(admin.url).startswith(f"{served}/staff/sign-in/")
 
 
 def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path):

@@ -12,15 +12,6 @@ from tms.testing.builders import make_agency, make_centre, make_service
 
 
 @pytest.fixture
-def admin_browser(client, django_user_model):
-    superuser = django_user_model.objects.create_superuser(
-        username="admin", email="admin@example.go.ke", password="a-long-password"
-    )
-    client.force_login(superuser)
-    return client
-
-
-@pytest.fixture
 def reference_data(db):
     agency = make_agency("NRB", name="National Registration Bureau")
     return {

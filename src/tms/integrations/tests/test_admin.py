@@ -21,15 +21,6 @@ TOKEN_PATTERN = re.compile(r"tms_[A-Za-z0-9_-]{40,}")
 
 
 @pytest.fixture
-def admin_browser(client, django_user_model):
-    superuser = django_user_model.objects.create_superuser(
-        username="admin", email="admin@example.go.ke", password="a-long-password"
-    )
-    client.force_login(superuser)
-    return client
-
-
-@pytest.fixture
 def delivery(nrb, id_service, gpo) -> WebhookDelivery:
     endpoint_create(agency=nrb, url="https://hooks.nrb.go.ke/tms")
     application = lodge(service=id_service, centre=gpo, applicant_id_number="12345678")

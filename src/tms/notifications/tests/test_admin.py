@@ -1,5 +1,4 @@
 import pytest
-from django.contrib.auth import get_user_model
 
 from tms.notifications.models import Event, Message, MessageTemplate
 from tms.testing.builders import lodge
@@ -8,11 +7,8 @@ ADD = "/admin/notifications/messagetemplate/add/"
 
 
 @pytest.fixture
-def admin_client(client):
-    client.force_login(
-        get_user_model().objects.create_superuser("root", password="x-long-password-1")
-    )
-    return client
+def admin_client(admin_browser):
+    return admin_browser
 
 
 @pytest.mark.django_db

@@ -1,5 +1,4 @@
 import pytest
-from django.contrib.auth import get_user_model
 
 from tms.applications.references import display
 from tms.notifications.models import Message, MessageState
@@ -7,19 +6,15 @@ from tms.testing.builders import lodge
 
 
 @pytest.fixture
-def staff_client(client):
-    user = get_user_model().objects.create_user(
-        "officer", password="x-long-password-1", is_staff=True
-    )
-    client.force_login(user)
-    return client
+def staff_client(admin_browser):
+    return admin_browser
 
 
 @pytest.mark.django_db
 def test_the_outbox_is_for_staff_only(client):
     response = client.get("/staff/sms/")
     assert response.status_code == 302
-    assert "/admin/login/" in response["Location"]
+    assert response["Location"].startswith("/staff/sign-in/")
 
 
 @pytest.mark.django_db

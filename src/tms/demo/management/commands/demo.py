@@ -34,13 +34,18 @@ class Command(BaseCommand):
             subprocess.Popen([*tms, "worker", "--interval", "1"]),  # noqa: S603
         ]
         logins = "\n".join(
-            f"    {login.username} / {login.password}  ({login.role})" for login in demo_logins()
+            f"    {login.username} / {login.password}  ({login.role})\n"
+            f"      authenticator key: {login.totp_secret}"
+            for login in demo_logins()
         )
         self.stdout.write(
             self.style.SUCCESS(f"\nTrack My Service is running at http://{bind}/\n")
-            + f"  Staff sign-in (admin): http://{bind}/admin/\n"
+            + f"  Citizens: http://{bind}/track/\n"
+            + f"  Staff sign-in: http://{bind}/staff/  (administration: http://{bind}/admin/)\n"
             + f"  SMS outbox (what citizens receive): http://{bind}/staff/sms/\n"
-            + f"  Demo logins:\n{logins}\n"
+            + "  Demo logins: the password, then the 6-digit code of the key in an\n"
+            + "  authenticator app, or the current code from\n"
+            + f"  TMS_MODE=demo .venv/bin/tms demo_code USERNAME\n{logins}\n"
             + "  Press Ctrl-C to stop.\n"
         )
         stopping = False

@@ -53,4 +53,7 @@ class Command(BaseCommand):
             )
         self.stdout.write(self.style.SUCCESS("Demo logins:"))
         for login in report.logins:
-            self.stdout.write(f"  {login.username} / {login.password}  ({login.role})")
+            self.stdout.write(
+                f"  {login.username} / {login.password}  ({login.role}); "
+                f"authenticator key {login.totp_secret}"
+            )
