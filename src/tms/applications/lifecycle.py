@@ -36,6 +36,7 @@ class Action(models.TextChoices):
     REJECT = "reject", _("reject")
     RETURN = "return", _("return uncollected")
     CANCEL = "cancel", _("cancel")
+    UNDO_RECEIPT = "undo_receipt", _("undo a receipt scanned by mistake")
 
 
 @dataclass(frozen=True)
@@ -66,8 +67,18 @@ TRANSITIONS: dict[Action, Transition] = {
         _t(Action.REJECT, {S.LODGED, S.PROCESSING, S.ACTION_REQUIRED}, S.REJECTED),
         _t(Action.RETURN, {S.READY}, S.RETURNED),
         _t(Action.CANCEL, {S.LODGED, S.PROCESSING, S.ACTION_REQUIRED}, S.CANCELLED),
+        # A slip scanned by mistake (the wrong one of a pile, or twice by two officers
+        # where one meant another document) must be put right at once, before the
+        # citizen travels: the officer who scanned it takes it back to "on its way".
+        # The history keeps both events; the receipt scanner allows it only for the
+        # officer's own scan, minutes old, with nothing else happened since.
+        _t(Action.UNDO_RECEIPT, {S.READY}, S.DISPATCHED),
     ]
 }
+# Corrections are performed only by name, never inferred from a wanted status
+# (``action_reaching``): an agency reporting "dispatched" for a ready application is
+# still refused, and only the receipt scanner's undo takes one back.
+CORRECTIONS = frozenset({Action.UNDO_RECEIPT})
 
 TERMINAL = frozenset({S.COLLECTED, S.REJECTED, S.RETURNED, S.CANCELLED})
 OPEN = frozenset(set(Status) - TERMINAL)
@@ -103,6 +114,8 @@ def action_reaching(current: Status | str, target: Status | str) -> Action | Non
     """The action that takes an application from ``current`` to ``target``, if any
     (e.g. processing is reached by start processing, or by resolving an action)."""
     for transition in TRANSITIONS.values():
+        if transition.action in CORRECTIONS:
+            continue
         if current in transition.sources and transition.target == target:
             return transition.action
     return None

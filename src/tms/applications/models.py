@@ -69,6 +69,13 @@ class Application(models.Model):
     language = models.CharField(
         _("language"), max_length=2, choices=Language.choices, default=Language.ENGLISH
     )
+    # Someone applying on the citizen's behalf (a parent, a carer); they get the same SMS.
+    representative_name = models.CharField(
+        _("applying on behalf of the citizen: name"), max_length=200, blank=True
+    )
+    representative_phone = models.CharField(
+        _("applying on behalf of the citizen: phone (E.164)"), max_length=16, blank=True
+    )
 
     lodged_at = models.DateTimeField(_("lodged at"))
     due_date = models.DateField(_("promised ready date"))
@@ -128,6 +135,9 @@ class ApplicationEvent(models.Model):
     actor_label = models.CharField(_("actor name"), max_length=120, blank=True)
     channel = models.CharField(_("channel"), max_length=12, choices=Channel.choices)
     note = models.TextField(_("note"), blank=True)
+    # Where the change came from (the audit trail's "from which address"); None when
+    # no request made it (worker, command).
+    address = models.GenericIPAddressField(_("from address"), null=True, blank=True)
     # The version the application reached with this event: the chain is checkable.
     version = models.PositiveIntegerField()
 

@@ -24,6 +24,7 @@ from tms.applications.lifecycle import Action, Status, target_of
 from tms.applications.models import ActorKind, Application, ApplicationEvent, Channel, Language
 from tms.applications.signals import status_changed
 from tms.core.phones import normalise_phone
+from tms.core.request_context import current_address
 from tms.directory.models import Centre, Service
 from tms.directory.selectors import working_calendar
 
@@ -124,6 +125,7 @@ def _record(
         actor_label=actor.label[:120],
         channel=actor.channel,
         note=note,
+        address=current_address(),
         version=application.version,
     )
     status_changed.send(sender=Application, application=application, event=event)
@@ -142,8 +144,14 @@ def application_lodge(
     agency_ref: str | None = None,
     lodged_at: datetime | None = None,
     note: str = "",
+    representative_name: str = "",
+    representative_phone: str = "",
 ) -> Application:
-    """Lodge a new application and give it a tracking reference."""
+    """Lodge a new application and give it a tracking reference.
+
+    ``representative_name`` and ``representative_phone`` name someone applying on the
+    citizen's behalf (a parent, a carer), who gets the same SMS: both or neither, so that
+    every message we send to a second number is to a person we can name."""
     errors: dict[str, list[str]] = {}
     name = " ".join(applicant_name.split())
     if not name:
@@ -163,6 +171,21 @@ def application_lodge(
         errors.setdefault("centre", []).append(_("This centre is closed."))
     if language not in Language.values:
         errors.setdefault("language", []).append(_("Choose English or Kiswahili."))
+    representative = " ".join(representative_name.split())
+    representative_number = ""
+    if representative_phone.strip():
+        try:
+            representative_number = normalise_phone(representative_phone)
+        except ValidationError as exc:
+            errors.setdefault("representative_phone", []).extend(exc.messages)
+        if not representative:
+            errors.setdefault("representative_name", []).append(
+                _("Enter the name of the person applying on the citizen's behalf.")
+            )
+    elif representative:
+        errors.setdefault("representative_phone", []).append(
+            _("Enter the phone number of the person applying on the citizen's behalf.")
+        )
     if errors:
         raise ValidationError(errors)
 
@@ -184,6 +207,8 @@ def application_lodge(
                 applicant_phone=phone,
                 applicant_id_number=id_number,
                 language=language,
+                representative_name=representative,
+                representative_phone=representative_number,
                 lodged_at=lodged,
                 due_date=due_date,
                 status_changed_at=now,
@@ -232,6 +257,8 @@ STAMPED_AT = {
     Action.RETURN: "closed_at",
     Action.CANCEL: "closed_at",
 }
+# A correction takes back what the change it corrects stamped.
+CLEARED = {Action.UNDO_RECEIPT: "ready_at"}
 NOTE_REQUIRED = {
     Action.REQUIRE_ACTION: ("note", gettext_lazy("Say what the citizen must do.")),
     Action.REJECT: ("reason", gettext_lazy("Give the reason for the rejection.")),
@@ -260,7 +287,9 @@ def prepare_change(
         raise ValidationError({field: [str(message)]})
     target = target_of(action, Status(application.status))
     occurred = _occurred(occurred_at, not_before=application.lodged_at, now=now)
-    fields = {STAMPED_AT[action]: occurred} if action in STAMPED_AT else {}
+    fields: dict[str, Any] = {STAMPED_AT[action]: occurred} if action in STAMPED_AT else {}
+    if action in CLEARED:
+        fields[CLEARED[action]] = None
     return PreparedChange(target, occurred, note.strip(), fields)
 
 
@@ -390,6 +419,15 @@ def application_cancel(
     )
 
 
+def application_undo_receipt(
+    application: Application, *, actor: Actor, occurred_at: datetime | None = None, note: str = ""
+) -> Application:
+    """A receipt scanned by mistake: back to dispatched (a correction, lifecycle.CORRECTIONS)."""
+    return application_change(
+        application, Action.UNDO_RECEIPT, actor=actor, occurred_at=occurred_at, note=note
+    )
+
+
 # One entry per action, for callers that hold an action name and want its own
 # service (the lifecycle tests drive every one through it).
 PERFORMERS = {
@@ -402,4 +440,5 @@ PERFORMERS = {
     Action.REJECT: application_reject,
     Action.RETURN: application_return,
     Action.CANCEL: application_cancel,
+    Action.UNDO_RECEIPT: application_undo_receipt,
 }

@@ -33,7 +33,10 @@ class ServiceAdmin(admin.ModelAdmin):
             _("Promises to the citizen"),
             {"fields": ["turnaround_days", "retention_days", "reprint_cost_kes"]},
         ),
-        (_("Collection"), {"fields": ["requires_id_number", "bring_en", "bring_sw"]}),
+        (
+            _("Collection"),
+            {"fields": ["requires_id_number", "handover_code_required", "bring_en", "bring_sw"]},
+        ),
     ]
 
 

@@ -86,6 +86,11 @@ class Service(models.Model):
     requires_id_number = models.BooleanField(
         _("requires an ID or birth certificate number"), default=False
     )
+    handover_code_required = models.BooleanField(
+        _("hand-over code required"),
+        default=False,
+        help_text=_("send a one-time code to the citizen's phone at hand-over"),
+    )
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:

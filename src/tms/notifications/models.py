@@ -18,6 +18,7 @@ class Event(models.TextChoices):
     DELAYED = "delayed", _("delayed")
     COLLECTED = "collected", _("collected")
     REPLY = "reply", _("reply")
+    HANDOVER_CODE = "handover_code", _("hand-over code")
 
 
 class Priority(models.IntegerChoices):
@@ -31,6 +32,8 @@ class Priority(models.IntegerChoices):
 
 EVENT_PRIORITY = {
     Event.REPLY: Priority.REPLY,
+    # The citizen is standing at the counter waiting for it: first, even in quiet hours.
+    Event.HANDOVER_CODE: Priority.REPLY,
     Event.READY: Priority.URGENT,
     Event.ACTION_REQUIRED: Priority.URGENT,
     Event.LODGED: Priority.NORMAL,

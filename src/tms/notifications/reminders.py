@@ -10,6 +10,7 @@ values computed once per service, centre and language.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -28,7 +29,10 @@ from tms.notifications.services import dispatch_after_commit
 
 CHUNK = 5000
 NOT_YET_READY = [Status.LODGED, Status.PROCESSING, Status.ACTION_REQUIRED, Status.DISPATCHED]
-ROW_FIELDS = ("id", "reference", "applicant_phone", "language", "service_id", "centre_id")
+ROW_FIELDS = (
+    "id", "reference", "applicant_phone", "representative_phone", "language", "service_id",
+    "centre_id",
+)  # fmt: skip
 
 
 @dataclass
@@ -75,6 +79,28 @@ class Campaign:
         )
 
 
+def with_representative(
+    message: Message,
+    row: dict[str, Any],
+    opted_out: AbstractSet[str] = frozenset(),
+) -> list[Message]:
+    """The message, and its copy for the person who applied on the citizen's behalf
+    (who gets the same messages; reminders skip their phone if it said STOP)."""
+    phone = row.get("representative_phone") or ""
+    if not phone or phone == message.to or (message.event == Event.REMINDER and phone in opted_out):
+        return [message]
+    copy = Message(
+        **{
+            field.attname: getattr(message, field.attname)
+            for field in Message._meta.concrete_fields
+            if not field.primary_key
+        }
+    )
+    copy.to = phone
+    copy.dedupe_key = f"{message.dedupe_key}:representative"
+    return [message, copy]
+
+
 def _rows(filter_: dict[str, Any], extra: tuple[str, ...]) -> Iterator[list[dict[str, Any]]]:
     """Chunks of plain rows in id order (keyset pagination: no OFFSET, no long cursor)."""
     last_id = 0
@@ -118,16 +144,14 @@ def reminders_queue(*, now: datetime | None = None) -> ReminderSummary:
         summary.examined += len(chunk)
         ids = [row["id"] for row in chunk]
         sent = _sent_keys(ids, [Event.REMINDER, Event.FINAL_NOTICE])
-        opted_out = set(
-            OptOut.objects.filter(phone__in={row["applicant_phone"] for row in chunk}).values_list(
-                "phone", flat=True
-            )
-        )
+        phones = {row["applicant_phone"] for row in chunk}
+        phones |= {row["representative_phone"] for row in chunk if row["representative_phone"]}
+        opted_out = set(OptOut.objects.filter(phone__in=phones).values_list("phone", flat=True))
         batch = []
         for row in chunk:
             message = _ready_message(row, campaign, schedules, today, sent, opted_out)
             if message is not None:
-                batch.append(message)
+                batch.extend(with_representative(message, row, opted_out))
         summary.queued += _queue(batch)
 
     calendar = working_calendar(start=today)
@@ -142,7 +166,11 @@ def reminders_queue(*, now: datetime | None = None) -> ReminderSummary:
                 continue
             extra = max(3, campaign.services[row["service_id"]].turnaround_days // 2)
             estimate = format_date(calendar.add(today, extra), row["language"])
-            batch.append(campaign.message(row, Event.DELAYED, key, estimate=estimate))
+            batch.extend(
+                with_representative(
+                    campaign.message(row, Event.DELAYED, key, estimate=estimate), row
+                )
+            )
         summary.queued += _queue(batch)
     return summary
 

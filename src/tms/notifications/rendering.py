@@ -165,5 +165,6 @@ def example_values(event: str, language: str) -> dict[str, str]:
         "date": format_date(date(2026, 11, 27), language),
         "estimate": format_date(date(2026, 12, 15), language),
         "text": "Ref 4821 7730 9155 2 (Passport): Ready for collection at Huduma Centre GPO.",
+        "code": "048213",
     }
     return {name: values[name] for name in PLACEHOLDERS[event]}

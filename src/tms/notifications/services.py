@@ -150,17 +150,47 @@ def is_opted_out(phone: str) -> bool:
 def notify(
     application: Application, event: Event, *, dedupe_key: str | None = None, **values: str
 ) -> Message | None:
-    """Queue ``event``'s message to the applicant (reminders skip opted-out phones)."""
-    if event == Event.REMINDER and is_opted_out(application.applicant_phone):
-        return None
+    """Queue ``event``'s message to the applicant, and the same words to the person who
+    applied on their behalf if there is one (each with its own dedupe key; reminders skip
+    opted-out phones). Returns the applicant's message (None if skipped or a duplicate)."""
     rendered = render(event, application, **values)
+    message = None
+    if not (event == Event.REMINDER and is_opted_out(application.applicant_phone)):
+        message = message_queue(
+            event=event,
+            to=application.applicant_phone,
+            rendered=rendered,
+            language=application.language,
+            application=application,
+            dedupe_key=dedupe_key,
+        )
+    representative = application.representative_phone
+    if (
+        representative
+        and representative != application.applicant_phone
+        and not (event == Event.REMINDER and is_opted_out(representative))
+    ):
+        message_queue(
+            event=event,
+            to=representative,
+            rendered=rendered,
+            language=application.language,
+            application=application,
+            dedupe_key=f"{dedupe_key}:representative" if dedupe_key else None,
+        )
+    return message
+
+
+def handover_code_queue(*, application: Application, code: str) -> Message | None:
+    """The one-time hand-over code, to the citizen's own phone only: it proves that the
+    collector holds (or is trusted by) the phone the application was lodged with. Sent
+    first, even in quiet hours: the citizen is waiting at the counter."""
     return message_queue(
-        event=event,
+        event=Event.HANDOVER_CODE,
         to=application.applicant_phone,
-        rendered=rendered,
+        rendered=render(Event.HANDOVER_CODE, application, code=code),
         language=application.language,
         application=application,
-        dedupe_key=dedupe_key,
     )
 
 

@@ -70,6 +70,13 @@ DEFAULTS: dict[tuple[str, str], str] = {
     ),
     (Event.REPLY, "en"): "{text}",
     (Event.REPLY, "sw"): "{text}",
+    (Event.HANDOVER_CODE, "en"): (
+        "Your collection code for {reference} is {code}. "
+        "Give it only to the officer handing over your document."
+    ),
+    (Event.HANDOVER_CODE, "sw"): (
+        "Nambari yako ya kuchukua {reference} ni {code}. Mpe tu afisa anayekukabidhi hati yako."
+    ),
 }
 
 _COMMON = {"service", "centre", "reference", "hours", "centre_phone", "track_url", "ussd_code"}
@@ -82,4 +89,5 @@ PLACEHOLDERS: dict[str, set[str]] = {
     Event.DELAYED: _COMMON | {"estimate"},
     Event.COLLECTED: _COMMON | {"date"},
     Event.REPLY: {"text"},
+    Event.HANDOVER_CODE: _COMMON | {"code"},
 }

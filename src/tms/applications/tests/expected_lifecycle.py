@@ -38,6 +38,7 @@ EXPECTED: dict[tuple[Action, Status], Status] = {
     (A.CANCEL, S.LODGED): S.CANCELLED,
     (A.CANCEL, S.PROCESSING): S.CANCELLED,
     (A.CANCEL, S.ACTION_REQUIRED): S.CANCELLED,
+    (A.UNDO_RECEIPT, S.READY): S.DISPATCHED,
 }
 TERMINAL_STATES = {S.COLLECTED, S.REJECTED, S.RETURNED, S.CANCELLED}
 # Every action a service performs on an existing application.

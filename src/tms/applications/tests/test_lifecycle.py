@@ -92,7 +92,7 @@ def test_allowed_actions_keep_the_table_order_and_accept_plain_strings() -> None
         Action.CANCEL,
     ]
     assert allowed_actions("ready") == allowed_actions(Status.READY)
-    assert allowed_actions(Status.READY) == [Action.HAND_OVER, Action.RETURN]
+    assert allowed_actions(Status.READY) == [Action.HAND_OVER, Action.RETURN, Action.UNDO_RECEIPT]
 
 
 def test_lodging_needs_no_application_and_other_actions_need_one() -> None:
@@ -112,7 +112,7 @@ def test_refusal_names_the_current_state_and_the_allowed_actions() -> None:
     assert str(Status.READY.label) in message
     assert str(Action.HAND_OVER.label) in message
     assert str(Action.RETURN.label) in message
-    assert caught.value.allowed == [Action.HAND_OVER, Action.RETURN]
+    assert caught.value.allowed == [Action.HAND_OVER, Action.RETURN, Action.UNDO_RECEIPT]
 
 
 def test_refusal_from_a_final_state_says_so() -> None:
