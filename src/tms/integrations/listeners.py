@@ -10,7 +10,7 @@ from tms.applications.lifecycle import Action
 from tms.applications.models import Application, ApplicationEvent
 from tms.applications.signals import status_changed
 from tms.integrations.models import WebhookEvent
-from tms.integrations.webhooks import deliveries_queue
+from tms.integrations.webhooks import active_endpoints, deliveries_queue
 from tms.tracking.models import CitizenQuery
 from tms.tracking.signals import query_raised
 
@@ -38,8 +38,13 @@ def queue_application_webhook(
     webhook_event = EVENT_FOR_ACTION.get(Action(event.action))
     if webhook_event is None:
         return
+    endpoints = active_endpoints(application.agency_id)
+    if not endpoints:
+        return  # most agencies: no lookups, no payload built
     data = {**_application_data(application), "occurred_at": event.occurred_at.isoformat()}
-    deliveries_queue(agency_id=application.agency_id, event=webhook_event, data=data)
+    deliveries_queue(
+        agency_id=application.agency_id, event=webhook_event, data=data, endpoints=endpoints
+    )
 
 
 @receiver(query_raised, sender=CitizenQuery, dispatch_uid="integrations.query_raised")

@@ -15,6 +15,7 @@ import json
 import logging
 import random
 import secrets
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -60,9 +61,40 @@ def endpoint_create(*, agency: Agency, url: str) -> WebhookEndpoint:
     return WebhookEndpoint.objects.create(agency=agency, url=url, secret=secrets.token_urlsafe(32))
 
 
-def deliveries_queue(*, agency_id: int, event: str, data: dict[str, Any]) -> int:
+# How long one transaction may reuse its lookup of an agency's endpoints.
+ENDPOINTS_MEMO_SECONDS = 2.0
+
+
+def active_endpoints(agency_id: int) -> list[WebhookEndpoint]:
+    """The agency's active endpoints, looked up once per transaction: a manifest or an
+    agency bulk update changes a thousand applications of one agency in one transaction,
+    and most agencies have no endpoint at all."""
+    blocks = connection.atomic_blocks
+    if not blocks:
+        return list(WebhookEndpoint.objects.filter(agency_id=agency_id, is_active=True))
+    marker, now = id(blocks[0]), time.monotonic()
+    memo = getattr(connection, "_tms_endpoints", None)
+    # The age bound keeps a memo from outliving its transaction if a later one happens
+    # to get the same block id.
+    if memo is None or memo[0] != marker or now - memo[1] > ENDPOINTS_MEMO_SECONDS:
+        memo = (marker, now, {})
+        connection._tms_endpoints = memo  # type: ignore[attr-defined]
+    found: dict[int, list[WebhookEndpoint]] = memo[2]
+    if agency_id not in found:
+        found[agency_id] = list(WebhookEndpoint.objects.filter(agency_id=agency_id, is_active=True))
+    return found[agency_id]
+
+
+def deliveries_queue(
+    *,
+    agency_id: int,
+    event: str,
+    data: dict[str, Any],
+    endpoints: list[WebhookEndpoint] | None = None,
+) -> int:
     """Record one delivery per active endpoint, in the caller's transaction."""
-    endpoints = list(WebhookEndpoint.objects.filter(agency_id=agency_id, is_active=True))
+    if endpoints is None:
+        endpoints = active_endpoints(agency_id)
     if not endpoints:
         return 0
     now = timezone.now()
