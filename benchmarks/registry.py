@@ -57,6 +57,8 @@ MODULES = [
     "benchmarks.sms_campaign",
     "benchmarks.lookups",
     "benchmarks.status_updates",
+    "benchmarks.scanning",
+    "benchmarks.manifests",
 ]
 
 
