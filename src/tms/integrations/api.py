@@ -85,11 +85,12 @@ class ApplicantIn(Schema):
 
 
 class LodgeItemIn(Schema):
+    # Text: no control characters (PostgreSQL refuses NUL even in a lookup).
     agency_ref: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+        Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
     ]
-    service: Annotated[str, Field(min_length=1, max_length=20)]
-    centre: Annotated[str, Field(min_length=1, max_length=20)]
+    service: Annotated[Text, Field(min_length=1, max_length=20)]
+    centre: Annotated[Text, Field(min_length=1, max_length=20)]
     applicant: ApplicantIn
     lodged_at: datetime | None = None
 

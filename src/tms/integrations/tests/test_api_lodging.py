@@ -86,6 +86,18 @@ def test_more_than_a_thousand_items_are_refused_whole(nrb_api, item):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("field", ["agency_ref", "service", "centre"])
+def test_control_characters_are_refused_not_stored(nrb_api, item, field):
+    # Found by the schemathesis run: PostgreSQL refuses NUL even in a lookup (a 500).
+    bad = item("NRB-NUL")
+    bad[field] = "NRB\u0000X"
+    response = nrb_api.lodge(bad)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"].endswith(field)
+    assert not Application.objects.exists()
+
+
+@pytest.mark.django_db
 def test_an_empty_request_is_refused(nrb_api):
     response = nrb_api.lodge()
     assert response.status_code == 422
