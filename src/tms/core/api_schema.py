@@ -24,7 +24,7 @@ class ProblemOut(Schema):
     instance: str | None = None
 
 
-def _printable(value: str) -> str:
+def printable(value: str) -> str:
     if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value) or "\x7f" in value:
         raise ValueError("must not contain control characters")
     return value
@@ -40,7 +40,7 @@ def _in_range(value: datetime) -> datetime:
     return moment
 
 
-Text = Annotated[str, AfterValidator(_printable)]
+Text = Annotated[str, AfterValidator(printable)]
 Moment = Annotated[AwareDatetime, AfterValidator(_in_range)]
 
 

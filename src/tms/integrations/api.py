@@ -9,9 +9,9 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Header, Query, Router, Schema, Status
 from ninja.security import HttpBearer
-from pydantic import StringConstraints
+from pydantic import AfterValidator, StringConstraints
 
-from tms.core.api_schema import AGENCY_ERRORS, Moment, Text, problems
+from tms.core.api_schema import AGENCY_ERRORS, Moment, Text, printable, problems
 from tms.core.problems import Problem
 from tms.directory.selectors import centre_list, service_list
 from tms.integrations.idempotency import request_fingerprint, run_once
@@ -87,7 +87,9 @@ class ApplicantIn(Schema):
 class LodgeItemIn(Schema):
     # Text: no control characters (PostgreSQL refuses NUL even in a lookup).
     agency_ref: Annotated[
-        Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+        AfterValidator(printable),
     ]
     service: Annotated[Text, Field(min_length=1, max_length=20)]
     centre: Annotated[Text, Field(min_length=1, max_length=20)]
