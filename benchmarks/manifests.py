@@ -46,7 +46,7 @@ from typing import Any
 
 from benchmarks.machine import describe, now_text
 from benchmarks.registry import Options, Result, benchmark
-from benchmarks.sms_dispatch import postgres_available, scratch_postgres
+from benchmarks.sms_dispatch import child_json, engine_database, engines
 
 DEFAULT_APPLICATIONS = 200_000
 SEED = 1
@@ -445,15 +445,7 @@ def _env(data_dir: Path, database_url: str | None) -> dict[str, str]:
 
 
 def _child(command: list[str], env: dict[str, str]) -> dict[str, Any]:
-    finished = subprocess.run(  # noqa: S603 - our own module
-        [sys.executable, "-m", "benchmarks.manifests", *command],
-        env=env,
-        check=True,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    data: dict[str, Any] = json.loads(finished.stdout.strip().splitlines()[-1])
-    return data
+    return child_json(command, env, module="benchmarks.manifests")
 
 
 @dataclass
@@ -600,19 +592,8 @@ def run(options: Options) -> Result:
     results: list[EngineResult] = []
     notes: list[str] = []
     try:
-        engines: list[tuple[str, str | None]] = [("SQLite", None)]
-        missing = postgres_available()
-        if missing is None:
-            engines.append(("PostgreSQL", f"tms_bench_manifests_{os.getpid()}"))
-        else:
-            notes.append(f"The PostgreSQL leg was skipped: {missing}.")
-        for engine, database in engines:
-            with contextlib.ExitStack() as stack:
-                url = (
-                    stack.enter_context(scratch_postgres(database, keep=options.keep))
-                    if database
-                    else None
-                )
+        for engine, database in engines("manifests", notes):
+            with engine_database(database, keep=options.keep) as url:
                 results.append(_engine(engine, count, workdir, url))
     finally:
         if options.keep:

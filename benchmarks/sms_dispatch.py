@@ -155,6 +155,28 @@ def scratch_postgres(name: str, *, keep: bool = False) -> Iterator[str]:
                 )
 
 
+def engines(label: str, notes: list[str]) -> list[tuple[str, str | None]]:
+    """The engines a benchmark runs on: SQLite always, PostgreSQL (a scratch database
+    named after ``label``) when its server answers; else a note says why not."""
+    found: list[tuple[str, str | None]] = [("SQLite", None)]
+    missing = postgres_available()
+    if missing is None:
+        found.append(("PostgreSQL", f"tms_bench_{label}_{os.getpid()}"))
+    else:
+        notes.append(f"The PostgreSQL leg was skipped: {missing}.")
+    return found
+
+
+@contextlib.contextmanager
+def engine_database(database: str | None, *, keep: bool = False) -> Iterator[str | None]:
+    """The URL of a scratch PostgreSQL database named ``database``, or None for SQLite."""
+    if database is None:
+        yield None
+    else:
+        with scratch_postgres(database, keep=keep) as url:
+            yield url
+
+
 def base_env(data_dir: Path, database_url: str | None) -> dict[str, str]:
     """Settings for a child process: demo mode, this database, quiet logs, no quiet hours."""
     env = {
@@ -213,10 +235,13 @@ def migrate(env: dict[str, str]) -> float:
     return time.perf_counter() - began
 
 
-def child_json(command: list[str], env: dict[str, str]) -> dict[str, Any]:
-    """Run ``python -m benchmarks.sms_dispatch ...``; its last stdout line is JSON."""
+def child_json(
+    command: list[str], env: dict[str, str], module: str = "benchmarks.sms_dispatch"
+) -> dict[str, Any]:
+    """Run ``python -m <module> ...`` (a benchmark's child entry); its last stdout line
+    is JSON."""
     finished = subprocess.run(  # noqa: S603 - our own module
-        [sys.executable, "-m", "benchmarks.sms_dispatch", *command],
+        [sys.executable, "-m", module, *command],
         env=env,
         check=True,
         stdout=subprocess.PIPE,
@@ -693,21 +718,10 @@ def run(options: Options) -> Result:
     server = "PostgreSQL (not available)"
     try:
         with Simulator() as sim:
-            engines: list[tuple[str, str | None]] = [("SQLite", None)]
-            missing = postgres_available()
-            if missing is None:
-                engines.append(("PostgreSQL", f"tms_bench_sms_{os.getpid()}"))
-            else:
-                notes.append(f"The PostgreSQL leg was skipped: {missing}.")
-            for engine, database in engines:
+            for engine, database in engines("sms", notes):
                 data_dir = workdir / engine.lower()
                 data_dir.mkdir()
-                with contextlib.ExitStack() as stack:
-                    url = (
-                        stack.enter_context(scratch_postgres(database, keep=options.keep))
-                        if database
-                        else None
-                    )
+                with engine_database(database, keep=options.keep) as url:
                     env = base_env(data_dir, url)
                     migrate(env)
                     if url:

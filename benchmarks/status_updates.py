@@ -57,7 +57,7 @@ import httpx
 
 from benchmarks.machine import describe, now_text
 from benchmarks.registry import Options, Result, benchmark
-from benchmarks.sms_dispatch import cpu_seconds, postgres_available, scratch_postgres, stop_process
+from benchmarks.sms_dispatch import cpu_seconds, engine_database, engines, stop_process
 
 DEFAULT_APPLICATIONS = 200_000
 SEED = 1
@@ -1319,19 +1319,8 @@ def run(options: Options) -> Result:
     results: list[EngineResult] = []
     notes: list[str] = []
     try:
-        engines: list[tuple[str, str | None]] = [("SQLite", None)]
-        missing = postgres_available()
-        if missing is None:
-            engines.append(("PostgreSQL", f"tms_bench_status_{os.getpid()}"))
-        else:
-            notes.append(f"The PostgreSQL leg was skipped: {missing}.")
-        for engine, database in engines:
-            with contextlib.ExitStack() as stack:
-                url = (
-                    stack.enter_context(scratch_postgres(database, keep=options.keep))
-                    if database
-                    else None
-                )
+        for engine, database in engines("status", notes):
+            with engine_database(database, keep=options.keep) as url:
                 results.append(_engine(engine, count, workdir, url))
     finally:
         if options.keep:
