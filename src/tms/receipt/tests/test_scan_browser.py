@@ -9,7 +9,6 @@ Playwright's sync API keeps an event loop on this thread, which Django's ORM ref
 from __future__ import annotations
 
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,10 +18,8 @@ from django.test import Client
 from tms.applications import references
 from tms.applications.lifecycle import Status
 from tms.applications.models import Application
+from tms.testing.browser import CHROMIUM, CHROMIUM_ARGS
 from tms.testing.staff import sign_in
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -40,7 +37,7 @@ def test_scans_are_answered_without_a_reload_and_can_be_undone(
     serious: list[str] = []
 
     with sync_playwright() as driver:
-        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             context = browser.new_context(locale="en-US")
             context.set_default_timeout(10_000)

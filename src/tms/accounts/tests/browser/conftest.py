@@ -6,23 +6,21 @@ fixtures (server start-up, Chromium, no outside hosts)."""
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Route
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from tms.demo.services import DEMO_LOGINS, demo_code
-from tms.tracking.tests.browser.conftest import (  # noqa: F401 (fixtures)
+from tms.testing.browser import (  # noqa: F401 (fixtures)
     browser,
-    free_port,
+    keep_local,
     playwright,
-    server_env,
+    production_server,
+    seed_demo,
 )
 
 DEMO_APPLICATIONS = 6_000
@@ -44,43 +42,9 @@ class StaffSite:
 @pytest.fixture(scope="module")
 def staff_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StaffSite]:
     data_dir = tmp_path_factory.mktemp("staff-site")
-    tms = [sys.executable, "-m", "tms.cli"]
-    demo = server_env(data_dir, "demo")
-    subprocess.run([*tms, "migrate", "-v0"], env=demo, check=True)
-    subprocess.run(
-        [*tms, "seed_demo", "--applications", str(DEMO_APPLICATIONS), "--no-progress"],
-        env=demo,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    port = free_port()
-    log_path = data_dir / "serve.log"
-    env = server_env(data_dir, "production")
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*tms, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"tms serve exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"tms serve did not answer within 30 s:\n{log_path.read_text()}")
-            time.sleep(0.1)
-        yield StaffSite(base=base, database=data_dir / "tms.sqlite3")
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    database = seed_demo(data_dir, DEMO_APPLICATIONS)
+    with production_server(data_dir) as base:
+        yield StaffSite(base=base, database=database)
 
 
 @pytest.fixture
@@ -90,16 +54,7 @@ def desk(browser: Browser) -> Iterator[Page]:  # noqa: F811
         viewport={"width": 1280, "height": 800}, locale="en-GB"
     )
     context.set_default_timeout(10_000)
-    outside: list[str] = []
-
-    def only_local(route: Route) -> None:
-        if route.request.url.startswith("http://127.0.0.1:"):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_local)
+    outside = keep_local(context)
     try:
         yield context.new_page()
         assert outside == [], f"the pages tried to reach other hosts: {outside}"

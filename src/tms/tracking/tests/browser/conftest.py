@@ -1,53 +1,30 @@
-"""A real production server with demo data, and Debian's Chromium driven by Playwright.
+"""A real production server with demo data, and Debian's Chromium driven by Playwright
+(the shared pieces: ``tms.testing.browser``).
 
 The server is ``tms serve`` (gunicorn) on its own SQLite file, seeded by ``tms seed_demo``
-through the real services. Playwright never downloads a browser here: it drives
-/usr/bin/chromium, which ``bash .ci/run`` installs when it is missing.
-
-Both fixtures are module-scoped: Playwright's sync API keeps an event loop set on the
-main thread while it runs, which Django's ORM would take for async code, so the browser
-is stopped before other modules' tests run.
-"""
+through the real services."""
 
 from __future__ import annotations
 
-import os
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
-from playwright.sync_api import (
-    Browser,
-    BrowserContext,
-    Page,
-    Playwright,
-    Route,
-    sync_playwright,
-)
+from playwright.sync_api import Browser, BrowserContext, Page
 
 from tms.applications.lifecycle import Status
 from tms.applications.models import Application
 from tms.directory.models import Centre, Service
+from tms.testing.browser import (  # noqa: F401 (fixtures)
+    browser,
+    keep_local,
+    playwright,
+    production_server,
+    seed_demo,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SECRET_KEY = "a-test-secret-key-that-is-long-enough-for-django-1234567890"
 DEMO_APPLICATIONS = 200
 NOT_YET_READY = (Status.LODGED, Status.PROCESSING, Status.DISPATCHED, Status.ACTION_REQUIRED)
 
@@ -73,32 +50,6 @@ class Site:
         return f"{self.base}{path}"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def server_env(data_dir: Path, mode: str) -> dict[str, str]:
-    # No TMS_* from the outside (CI's PostgreSQL and Redis legs): a self-contained site.
-    env = {key: value for key, value in os.environ.items() if not key.startswith("TMS_")}
-    env.update(
-        {
-            "TMS_MODE": mode,
-            "TMS_DATA_DIR": str(data_dir),
-            "TMS_ALLOWED_HOSTS": "127.0.0.1",
-            "TMS_SECURE_COOKIES": "0",  # plain HTTP on 127.0.0.1
-            # The tests look up the same references many times within a minute.
-            "TMS_RATE_LOOKUP_PER_ADDRESS": "1000/m",
-            "TMS_RATE_LOOKUP_PER_REFERENCE": "1000/m",
-            "TMS_LOG_LEVEL": "WARNING",
-        }
-    )
-    if mode == "production":
-        env["TMS_SECRET_KEY"] = SECRET_KEY
-    return env
-
-
 def tracked_application(database: Path) -> Tracked:
     """The most recently lodged application that is not ready yet, read with sqlite3."""
     applications = Application._meta.db_table
@@ -122,69 +73,12 @@ def tracked_application(database: Path) -> Tracked:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     """``tms serve`` in production mode on 127.0.0.1, with demo data in its own SQLite."""
     data_dir = tmp_path_factory.mktemp("browser-site")
-    tms = [sys.executable, "-m", "tms.cli"]
-    demo = server_env(data_dir, "demo")
-    subprocess.run([*tms, "migrate", "-v0"], env=demo, check=True)
-    subprocess.run(
-        [*tms, "seed_demo", "--applications", str(DEMO_APPLICATIONS), "--no-progress"],
-        env=demo,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    application = tracked_application(data_dir / "tms.sqlite3")
-
-    port = free_port()
-    log_path = data_dir / "serve.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [*tms, "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-            env=server_env(data_dir, "production"),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"tms serve exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"tms serve did not answer within 30 s:\n{log_path.read_text()}")
-            time.sleep(0.1)
+    application = tracked_application(seed_demo(data_dir, DEMO_APPLICATIONS))
+    with production_server(data_dir) as base:
         yield Site(base=base, application=application)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"Debian's Chromium is missing ({CHROMIUM}); the browser tests need it. "
-            "Install it with: apt-get update && apt-get install -y chromium "
-            "(bash .ci/run does this). Never `playwright install`.",
-            pytrace=False,
-        )
-    with sync_playwright() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-    try:
-        yield browser
-    finally:
-        browser.close()
-
-
-def phone_context(browser: Browser, *, javascript: bool) -> tuple[BrowserContext, list[str]]:
+def phone_context(browser: Browser, *, javascript: bool) -> tuple[BrowserContext, list[str]]:  # noqa: F811 (the fixture)
     """A small Android phone (360×640), English first, that may only reach 127.0.0.1.
 
     Returns the context and the list of the other addresses the pages tried to reach."""
@@ -197,17 +91,7 @@ def phone_context(browser: Browser, *, javascript: bool) -> tuple[BrowserContext
         java_script_enabled=javascript,
     )
     context.set_default_timeout(10_000)
-    outside: list[str] = []
-
-    def only_local(route: Route) -> None:
-        if route.request.url.startswith("http://127.0.0.1:"):
-            route.continue_()
-        else:
-            outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", only_local)
-    return context, outside
+    return context, keep_local(context)
 
 
 @pytest.fixture
@@ -217,7 +101,7 @@ def javascript() -> bool:
 
 
 @pytest.fixture
-def page(browser: Browser, javascript: bool) -> Iterator[Page]:
+def page(browser: Browser, javascript: bool) -> Iterator[Page]:  # noqa: F811 (the fixture)
     context, outside = phone_context(browser, javascript=javascript)
     try:
         yield context.new_page()
