@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -29,43 +30,56 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+def _filtered(
+    rows: QuerySet[Any],
+    staff: Staff,
+    wanted: TrailFilter,
+    *,
+    at: str,
+    centre: str,
+    agency: str,
+) -> QuerySet[Any]:
+    """``rows`` within ``staff``'s scope and ``wanted``; the arguments name the fields
+    (the two tables spell them differently)."""
+    staff.require(Capability.AUDIT)
+    if staff.role in CENTRE_ROLES:
+        rows = rows.filter(**{centre: staff.centre_pk})
+    elif staff.role in AGENCY_ROLES:
+        rows = rows.filter(**{agency: staff.agency_pk})
+    if wanted.since:
+        rows = rows.filter(**{f"{at}__gte": _day_start(wanted.since)})
+    if wanted.until:
+        rows = rows.filter(**{f"{at}__lt": _day_start(wanted.until + timedelta(days=1))})
+    if wanted.username:
+        rows = rows.filter(actor_label__iexact=wanted.username)
+    if wanted.action:
+        rows = rows.filter(action=wanted.action)
+    if wanted.reference and references.is_well_formed(wanted.reference):
+        rows = rows.filter(application__reference=references.parse(wanted.reference))
+    return rows
+
+
 def changes(staff: Staff, wanted: TrailFilter) -> QuerySet[ApplicationEvent]:
     """History events (every change to an application, by staff, agency systems, the system)."""
-    staff.require(Capability.AUDIT)
     events = ApplicationEvent.objects.select_related("application", "actor_user")
-    if staff.role in CENTRE_ROLES:
-        events = events.filter(application__centre_id=staff.centre_pk)
-    elif staff.role in AGENCY_ROLES:
-        events = events.filter(application__agency_id=staff.agency_pk)
-    if wanted.since:
-        events = events.filter(recorded_at__gte=_day_start(wanted.since))
-    if wanted.until:
-        events = events.filter(recorded_at__lt=_day_start(wanted.until + timedelta(days=1)))
-    if wanted.username:
-        events = events.filter(actor_label__iexact=wanted.username)
-    if wanted.action:
-        events = events.filter(action=wanted.action)
-    if wanted.reference and references.is_well_formed(wanted.reference):
-        events = events.filter(application__reference=references.parse(wanted.reference))
-    return events.order_by("-id")
+    return _filtered(
+        events,
+        staff,
+        wanted,
+        at="recorded_at",
+        centre="application__centre_id",
+        agency="application__agency_id",
+    ).order_by("-id")
 
 
 def records(staff: Staff, wanted: TrailFilter) -> QuerySet[AuditRecord]:
     """Searches, exports and other staff actions that are not changes of state."""
-    staff.require(Capability.AUDIT)
     found = AuditRecord.objects.select_related("application")
-    if staff.role in CENTRE_ROLES:
-        found = found.filter(centre_id=staff.centre_pk)
-    elif staff.role in AGENCY_ROLES:
-        found = found.filter(agency_id=staff.agency_pk)
-    if wanted.since:
-        found = found.filter(at__gte=_day_start(wanted.since))
-    if wanted.until:
-        found = found.filter(at__lt=_day_start(wanted.until + timedelta(days=1)))
-    if wanted.username:
-        found = found.filter(actor_label__iexact=wanted.username)
-    if wanted.action:
-        found = found.filter(action=wanted.action)
-    if wanted.reference and references.is_well_formed(wanted.reference):
-        found = found.filter(application__reference=references.parse(wanted.reference))
-    return found.order_by("-at", "-id")
+    return _filtered(
+        found,
+        staff,
+        wanted,
+        at="at",
+        centre="centre_id",
+        agency="agency_id",
+    ).order_by("-at", "-id")
