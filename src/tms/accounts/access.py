@@ -17,8 +17,15 @@ from tms.accounts.scope import Staff
 View = Callable[..., HttpResponse]
 
 
-def _to(name: str, request: HttpRequest) -> HttpResponseRedirect:
-    return HttpResponseRedirect(f"{reverse(name)}?{urlencode({'next': request.get_full_path()})}")
+def redirect_on(name: str, next_url: str) -> HttpResponseRedirect:
+    """To the sign-in step ``name``, which then goes on to ``next_url``."""
+    return HttpResponseRedirect(f"{reverse(name)}?{urlencode({'next': next_url})}")
+
+
+def acting(request: HttpRequest) -> Staff:
+    """The staff member ``staff_required`` let in."""
+    staff: Staff = request.staff  # type: ignore[attr-defined]
+    return staff
 
 
 def staff_required(capability: Capability | None) -> Callable[[View], View]:
@@ -30,9 +37,9 @@ def staff_required(capability: Capability | None) -> Callable[[View], View]:
         def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             user = request.user
             if not user.is_authenticated:
-                return _to("staff-login", request)
+                return redirect_on("staff-login", request.get_full_path())
             if not user.is_verified():  # type: ignore[attr-defined]
-                return _to("staff-verify", request)
+                return redirect_on("staff-verify", request.get_full_path())
             staff = Staff.of(user)
             if capability is not None:
                 staff.require(capability)

@@ -20,7 +20,9 @@ class IdleSignOutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.user.is_authenticated:
+        # Without a session cookie nobody is signed in: the public pages and APIs (most of
+        # the traffic) skip loading a session and a user.
+        if settings.SESSION_COOKIE_NAME in request.COOKIES and request.user.is_authenticated:
             now = int(time.time())
             seen = request.session.get(SEEN_KEY)
             if seen is not None and now - seen > settings.TMS_STAFF_IDLE_MINUTES * 60:

@@ -66,6 +66,12 @@ class Staff:
         if not self.can(capability):
             raise NotAllowed(_("Your role does not allow this."))
 
+    def centre_for(self, capability: Capability) -> int:
+        """The centre where this staff member does ``capability``: counter work (lodging,
+        receipt, hand-over) happens at one's own centre. NotAllowed otherwise."""
+        self.require(capability)
+        return self.centre_pk
+
     def applications(self, queryset: QuerySet[Application] | None = None) -> QuerySet[Application]:
         """``queryset`` (default: all applications) narrowed to this staff member's scope."""
         queryset = Application.objects.all() if queryset is None else queryset

@@ -27,7 +27,7 @@ RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
 def has_second_factor(user: Any) -> bool:
-    return any(True for _device in devices_for_user(user, confirmed=True))
+    return any(devices_for_user(user, confirmed=True))
 
 
 @transaction.atomic

@@ -8,9 +8,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_safe
 
-from tms.accounts.access import staff_required
+from tms.accounts.access import acting, staff_required
 from tms.accounts.roles import Capability
-from tms.accounts.scope import Staff
 from tms.applications.lifecycle import Action
 from tms.audit import selectors
 from tms.audit.models import AuditAction
@@ -46,7 +45,7 @@ class TrailForm(forms.Form):
 @require_safe
 @staff_required(Capability.AUDIT)
 def trail(request: HttpRequest) -> HttpResponse:
-    staff: Staff = request.staff  # type: ignore[attr-defined]
+    staff = acting(request)
     form = TrailForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
     wanted = selectors.TrailFilter(

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from tms.accounts.access import staff_required
+from tms.accounts.access import acting, staff_required
 from tms.accounts.roles import Capability, Role
 from tms.accounts.scope import Staff
 from tms.applications import references
@@ -35,10 +35,6 @@ PAGE = 50
 RETURN_PAGE = 100
 PRINT_LIMIT = 2000  # rows on one printed list; more is a sign to narrow it first
 EXPORT_LIMIT = 50_000
-
-
-def _staff(request: HttpRequest) -> Staff:
-    return request.staff  # type: ignore[attr-defined]
 
 
 def _page(request: HttpRequest) -> int:
@@ -141,7 +137,7 @@ def _bad_filter(form: forms.Form) -> HttpResponse:
 @require_safe
 @staff_required(Capability.BACKLOG)
 def backlog(request: HttpRequest) -> HttpResponse:
-    staff = _staff(request)
+    staff = acting(request)
     form = CentreFilter(request.GET or None)
     if form.is_bound and not form.is_valid():
         return _bad_filter(form)
@@ -186,7 +182,7 @@ def _drill(request: HttpRequest) -> tuple[DrillForm, dict[str, Any]]:
     form = DrillForm(request.GET)
     if not form.is_valid():
         return form, {}
-    staff = _staff(request)
+    staff = acting(request)
     service = form.cleaned_data.get("service")
     bucket_key = form.cleaned_data.get("bucket")
     bucket = selectors.BUCKET_BY_KEY[bucket_key] if bucket_key else None
@@ -252,7 +248,7 @@ def backlog_list_print(request: HttpRequest) -> HttpResponse:
     rows = rows[:PRINT_LIMIT]
     title = _drill_title(picked)
     audit_record(
-        _staff(request), AuditAction.PRINT, detail=f"backlog list: {title}", rows=len(rows)
+        acting(request), AuditAction.PRINT, detail=f"backlog list: {title}", rows=len(rows)
     )
     return render(
         request,
@@ -276,7 +272,7 @@ def backlog_list_csv(request: HttpRequest) -> HttpResponse:
         return _bad_filter(form)
     entries = selectors.backlog_entries(list(picked["found"][:EXPORT_LIMIT]), today=picked["today"])
     audit_record(
-        _staff(request),
+        acting(request),
         AuditAction.EXPORT,
         detail=f"backlog list CSV: {_drill_title(picked)}",
         rows=len(entries),
@@ -323,7 +319,7 @@ def _returns(request: HttpRequest) -> tuple[ReturnsFilter, dict[str, Any]]:
     form = ReturnsFilter(request.GET)
     if not form.is_valid():
         return form, {}
-    staff = _staff(request)
+    staff = acting(request)
     centre_id = _centre_id(staff, form)
     agency = form.cleaned_data.get("agency")
     today = selectors.today_local()
@@ -353,7 +349,7 @@ def _return_rows(applications: list[Any], today: date) -> list[dict[str, Any]]:
 @require_safe
 @staff_required(Capability.BACKLOG)
 def returns(request: HttpRequest) -> HttpResponse:
-    staff = _staff(request)
+    staff = acting(request)
     form, picked = _returns(request)
     if not picked:
         return _bad_filter(form)
@@ -386,7 +382,7 @@ def returns(request: HttpRequest) -> HttpResponse:
 @require_POST
 @staff_required(Capability.RETURN)
 def returns_confirm(request: HttpRequest) -> HttpResponse:
-    staff = _staff(request)
+    staff = acting(request)
     back = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
         back = reverse("backlog-returns")
@@ -418,7 +414,7 @@ def returns_print(request: HttpRequest) -> HttpResponse:
     rows = rows[:PRINT_LIMIT]
     agency = picked["agency"]
     audit_record(
-        _staff(request),
+        acting(request),
         AuditAction.PRINT,
         detail=f"return list{': ' + agency.code if agency else ''}",
         rows=len(rows),
@@ -446,7 +442,7 @@ def returns_csv(request: HttpRequest) -> HttpResponse:
     rows = _return_rows(list(picked["found"][:EXPORT_LIMIT]), picked["today"])
     agency = picked["agency"]
     audit_record(
-        _staff(request),
+        acting(request),
         AuditAction.EXPORT,
         detail=f"return list CSV{': ' + agency.code if agency else ''}",
         rows=len(rows),
@@ -488,7 +484,7 @@ def returns_csv(request: HttpRequest) -> HttpResponse:
 @require_safe
 @staff_required(Capability.QUERIES)
 def queries(request: HttpRequest) -> HttpResponse:
-    staff = _staff(request)
+    staff = acting(request)
     form = QueueFilter(request.GET or None)
     state = QueryState.OPEN
     if form.is_bound and form.is_valid() and form.cleaned_data.get("state"):
@@ -524,7 +520,7 @@ def _query_row(query: CitizenQuery, today: date) -> dict[str, Any]:
 @require_http_methods(["GET", "POST"])
 @staff_required(Capability.QUERIES)
 def query_answer(request: HttpRequest, pk: int) -> HttpResponse:
-    staff = _staff(request)
+    staff = acting(request)
     try:
         query = selectors.query_get(staff, pk)  # NotAllowed (403) outside the staff's scope
     except CitizenQuery.DoesNotExist:

@@ -55,13 +55,11 @@ def counter_lodge(
     """Lodge at the officer's own centre. ``token`` is the form's one-time token: the
     same form submitted twice (a double click, a resent POST) lodges once, and the second
     submission gets the first one's application. Returns (application, newly lodged)."""
-    staff.require(Capability.LODGE)
-    if staff.centre_id is None:
-        raise NotAllowed(_("Only staff of a centre can lodge applications."))
+    centre_id = staff.centre_for(Capability.LODGE)
     spent = LodgeToken.objects.filter(token=token).select_related("application").first()
     if spent is not None:
         return spent.application, False
-    centre = Centre.objects.get(pk=staff.centre_id)
+    centre = Centre.objects.get(pk=centre_id)
     try:
         with transaction.atomic():
             application = application_lodge(

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
-from tms.accounts.access import staff_required
+from tms.accounts.access import acting, staff_required
 from tms.accounts.roles import Capability
 from tms.accounts.scope import Staff
 from tms.applications import references
@@ -45,10 +45,6 @@ from tms.tracking.selectors import mask_name
 PAPERS = ("a6", "80mm")
 
 
-def _staff(request: HttpRequest) -> Staff:
-    return request.staff  # type: ignore[attr-defined]
-
-
 # --- Lodging and the slip -------------------------------------------------------------------
 
 
@@ -56,7 +52,7 @@ def _staff(request: HttpRequest) -> Staff:
 @require_http_methods(["GET", "POST"])
 @staff_required(Capability.LODGE)
 def lodge(request: HttpRequest) -> HttpResponse:
-    staff = _staff(request)
+    staff = acting(request)
     if request.method != "POST":
         form = LodgeForm(initial={"token": lodge_token_issue(staff.pk)})
         return render(request, "counter/lodge.html", {"form": form})
@@ -141,7 +137,7 @@ def qr_svg(url: str) -> SafeString:
 @staff_required(Capability.LODGE)
 def slip(request: HttpRequest, reference: str) -> HttpResponse:
     """The citizen's lodging slip, in their language, for A6 paper or 80 mm thermal rolls."""
-    staff = _staff(request)
+    staff = acting(request)
     application = selectors.application_for(staff, reference)
     services.slip_print_record(staff=staff, application=application)
     paper = request.GET.get("paper", "a6")
@@ -174,7 +170,7 @@ def slip(request: HttpRequest, reference: str) -> HttpResponse:
 @require_safe
 @staff_required(Capability.FIND)
 def find(request: HttpRequest) -> HttpResponse:
-    staff = _staff(request)
+    staff = acting(request)
     form = SearchForm(request.GET if "q" in request.GET else None)
     rows: list[Application] | None = None
     status = 200
@@ -250,7 +246,7 @@ def _detail(
 @require_safe
 @staff_required(Capability.FIND)
 def application_detail(request: HttpRequest, reference: str) -> HttpResponse:
-    staff = _staff(request)
+    staff = acting(request)
     application = selectors.application_for(staff, reference)
     services.application_view_record(staff=staff, application=application)
     return _detail(request, staff, application)
@@ -259,7 +255,7 @@ def application_detail(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 @staff_required(Capability.HAND_OVER)
 def send_code(request: HttpRequest, reference: str) -> HttpResponse:
-    staff = _staff(request)
+    staff = acting(request)
     application = selectors.application_for(staff, reference)
     try:
         services.handover_code_send(staff=staff, application=application)
@@ -281,7 +277,7 @@ def send_code(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 @staff_required(Capability.HAND_OVER)
 def hand_over(request: HttpRequest, reference: str) -> HttpResponse:
-    staff = _staff(request)
+    staff = acting(request)
     application = selectors.application_for(staff, reference)
     form = HandoverForm(request.POST)
     if not form.is_valid():

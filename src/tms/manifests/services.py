@@ -82,7 +82,7 @@ def manifest_upload(*, staff: Staff, file: IO[bytes], file_name: str, size: int)
     a time, each batch its own short transaction, so a long check does not hold the
     database's write lock; the manifest is ``checking`` until every row is in.
     """
-    centre_id = _centre_of(staff)
+    centre_id = staff.centre_for(Capability.ACKNOWLEDGE)
     manifest = Manifest.objects.create(
         uploaded_by=staff.user,
         centre_id=centre_id,
@@ -135,13 +135,6 @@ def manifest_upload(*, staff: Staff, file: IO[bytes], file_name: str, size: int)
         rows=manifest.rows_total,
     )
     return manifest
-
-
-def _centre_of(staff: Staff) -> int:
-    staff.require(Capability.ACKNOWLEDGE)
-    if staff.centre_id is None:
-        raise NotAllowed(_("Only staff of a centre receive documents."))
-    return staff.centre_id
 
 
 @dataclass
@@ -409,7 +402,7 @@ def can_resume(manifest: Manifest) -> bool:
 
 
 def _in_scope(staff: Staff, manifest: Manifest) -> None:
-    if manifest.centre_id != _centre_of(staff):
+    if manifest.centre_id != staff.centre_for(Capability.ACKNOWLEDGE):
         raise NotAllowed(_("This manifest belongs to another centre."))
 
 

@@ -25,9 +25,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST, require_safe
 
-from tms.accounts.access import staff_required
+from tms.accounts.access import acting, staff_required
 from tms.accounts.roles import Capability
-from tms.accounts.scope import Staff
 from tms.manifests import reading, selectors, services
 from tms.manifests.models import Manifest, ManifestState, Outcome, Result
 
@@ -68,10 +67,6 @@ class SizeLimit(FileUploadHandler):
         return None
 
 
-def _staff(request: HttpRequest) -> Staff:
-    return request.staff  # type: ignore[attr-defined]
-
-
 @staff_required(Capability.ACKNOWLEDGE)
 @csrf_exempt  # the size limit must be in place before the body is read; CSRF is checked next
 def manifests(request: HttpRequest) -> HttpResponse:
@@ -83,7 +78,7 @@ def manifests(request: HttpRequest) -> HttpResponse:
 
 @csrf_protect
 def _manifests(request: HttpRequest, limit: SizeLimit) -> HttpResponse:
-    staff = _staff(request)
+    staff = acting(request)
     if request.method == "POST":
         files = request.FILES  # read the body now, through the size limit
         if limit.exceeded:
@@ -116,10 +111,10 @@ def _manifests(request: HttpRequest, limit: SizeLimit) -> HttpResponse:
 @require_safe
 @staff_required(Capability.ACKNOWLEDGE)
 def detail(request: HttpRequest, manifest_id: int) -> HttpResponse:
-    manifest = selectors.manifest_get(_staff(request), manifest_id)
+    manifest = selectors.manifest_get(acting(request), manifest_id)
     counts = [(label, manifest.count(Outcome(value))) for value, label in Outcome.choices]
     problems = list(
-        selectors.manifest_error_rows(_staff(request), manifest)[: services.ERRORS_SHOWN]
+        selectors.manifest_error_rows(acting(request), manifest)[: services.ERRORS_SHOWN]
     )
     labels = {**dict(Outcome.choices), **dict(Result.choices)}
     # A check runs within its upload request; one this old was cut short.
@@ -152,7 +147,7 @@ def detail(request: HttpRequest, manifest_id: int) -> HttpResponse:
 @require_POST
 @staff_required(Capability.ACKNOWLEDGE)
 def commit(request: HttpRequest, manifest_id: int) -> HttpResponse:
-    staff = _staff(request)
+    staff = acting(request)
     manifest = selectors.manifest_get(staff, manifest_id)
     try:
         manifest = services.manifest_commit(staff=staff, manifest=manifest)
@@ -173,7 +168,7 @@ def commit(request: HttpRequest, manifest_id: int) -> HttpResponse:
 @require_POST
 @staff_required(Capability.ACKNOWLEDGE)
 def resume(request: HttpRequest, manifest_id: int) -> HttpResponse:
-    staff = _staff(request)
+    staff = acting(request)
     manifest = selectors.manifest_get(staff, manifest_id)
     try:
         services.manifest_resume(staff=staff, manifest=manifest)
@@ -187,7 +182,7 @@ def resume(request: HttpRequest, manifest_id: int) -> HttpResponse:
 @require_safe
 @staff_required(Capability.ACKNOWLEDGE)
 def progress(request: HttpRequest, manifest_id: int) -> JsonResponse:
-    manifest: Manifest = selectors.manifest_get(_staff(request), manifest_id)
+    manifest: Manifest = selectors.manifest_get(acting(request), manifest_id)
     return JsonResponse(
         {
             "state": manifest.state,
@@ -202,7 +197,7 @@ def progress(request: HttpRequest, manifest_id: int) -> JsonResponse:
 @require_safe
 @staff_required(Capability.ACKNOWLEDGE)  # type: ignore[arg-type]  # a streamed response
 def errors_csv(request: HttpRequest, manifest_id: int) -> StreamingHttpResponse:
-    staff = _staff(request)
+    staff = acting(request)
     manifest = selectors.manifest_get(staff, manifest_id)
     lines = services.manifest_errors_export(staff=staff, manifest=manifest)
     response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")

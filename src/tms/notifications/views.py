@@ -19,9 +19,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
-from tms.accounts.access import staff_required
+from tms.accounts.access import acting, staff_required
 from tms.accounts.roles import Capability, Role
-from tms.accounts.scope import NotAllowed, Staff
+from tms.accounts.scope import NotAllowed
 from tms.applications.references import ReferenceTypingError
 from tms.notifications.models import Message, MessageState
 from tms.notifications.selectors import message_list
@@ -76,7 +76,7 @@ def outbox(request: HttpRequest) -> HttpResponse:
     reference = request.GET.get("reference", "").strip()
     reference_error = ""
     try:
-        messages = message_list(staff=request.staff, state=state, reference=reference)  # type: ignore[attr-defined]
+        messages = message_list(staff=acting(request), state=state, reference=reference)
     except ReferenceTypingError as error:
         messages, reference_error = Message.objects.none(), error.message
     page = Paginator(messages, 50, allow_empty_first_page=True).get_page(request.GET.get("page"))
@@ -100,7 +100,7 @@ def outbox(request: HttpRequest) -> HttpResponse:
 def resend(request: HttpRequest, message_id: int) -> HttpResponse:
     """One click to send a failed or unknown message again."""
     message = get_object_or_404(Message, pk=message_id)
-    staff: Staff = request.staff  # type: ignore[attr-defined]
+    staff = acting(request)
     # Staff.covers is False for replies (no application): administrators only.
     if staff.role != Role.ADMINISTRATOR and (
         message.application is None or not staff.covers(message.application)

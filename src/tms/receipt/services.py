@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from tms.accounts.roles import Capability
-from tms.accounts.scope import NotAllowed, Staff
+from tms.accounts.scope import Staff
 from tms.applications import references
 from tms.applications.lifecycle import Action, Status
 from tms.applications.models import Application, ApplicationEvent, Channel
@@ -105,14 +105,6 @@ class ScanOutcome:
         return str(self.kind.label)
 
 
-def _staff_centre(staff: Staff) -> int:
-    """Scanning is counter work: a role with the capability, bound to a centre."""
-    staff.require(Capability.ACKNOWLEDGE)
-    if staff.centre_id is None:
-        raise NotAllowed(_("Scanning received documents needs a centre."))
-    return staff.centre_id
-
-
 def _select() -> models.QuerySet[Application]:
     # The centre and service are what the answer shows and what the ready SMS says.
     return Application.objects.select_related("centre", "service")
@@ -123,7 +115,7 @@ def scan_acknowledge(*, staff: Staff, raw: str) -> ScanOutcome:
 
     Never raises for anything the scanner may type; refuses (NotAllowed) a staff
     member who may not acknowledge receipt."""
-    centre_id = _staff_centre(staff)
+    centre_id = staff.centre_for(Capability.ACKNOWLEDGE)
     text = (raw or "").strip()[:MAX_SCAN_LENGTH]
     if not text:
         return ScanOutcome(ScanKind.TYPING_ERROR, "", _("Nothing was scanned. Scan again."))
@@ -309,7 +301,7 @@ def scan_undo(
     The application goes back to dispatched (lifecycle ``undo_receipt``; the history keeps
     both events), its ready time is cleared, and the ready SMS is withdrawn if it has not
     left yet. Raises UndoRefused with the reason otherwise."""
-    _staff_centre(staff)
+    staff.centre_for(Capability.ACKNOWLEDGE)
     now = now or timezone.now()
     application = staff.applications(_select()).filter(pk=application_id).first()
     if application is None:

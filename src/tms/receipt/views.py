@@ -14,9 +14,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from tms.accounts.access import staff_required
+from tms.accounts.access import acting, staff_required
 from tms.accounts.roles import Capability
-from tms.accounts.scope import Staff
 from tms.receipt.services import (
     MAX_SCAN_LENGTH,
     ScanOutcome,
@@ -67,7 +66,7 @@ def _outcome_data(outcome: ScanOutcome) -> dict[str, Any]:
 
 
 def _scan(request: HttpRequest) -> tuple[ScanOutcome, ScanSession]:
-    staff: Staff = request.staff  # type: ignore[attr-defined]
+    staff = acting(request)
     outcome = scan_acknowledge(staff=staff, raw=request.POST.get(FIELD, ""))
     scans = ScanSession(request.session)
     scans.record(outcome)
@@ -114,7 +113,7 @@ def _int(value: str | None) -> int | None:
 def undo(request: HttpRequest) -> HttpResponse:
     """Undo the session's last acknowledgement. The form names it, so that a stale page
     cannot undo a different scan than the one its button shows."""
-    staff: Staff = request.staff  # type: ignore[attr-defined]
+    staff = acting(request)
     scans = ScanSession(request.session)
     target = scans.undo_target()
     wanted = _int(request.POST.get("application"))
