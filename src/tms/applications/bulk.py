@@ -1,6 +1,7 @@
 """Many lifecycle changes in one transaction and a handful of statements (agency bulk
 updates, manifests). The same rules as one change at a time (services.prepare_change),
-the same history events and signals; each change succeeds or fails on its own."""
+the same history events, one ``statuses_changed`` signal for them all; each change
+succeeds or fails on its own."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from tms.applications.services import (
     application_change,
     prepare_change,
 )
-from tms.applications.signals import status_changed
+from tms.applications.signals import statuses_changed
 from tms.core.request_context import current_address
 
 ChangeError = InvalidTransition | ValidationError | ApplicationConflict
@@ -109,8 +110,10 @@ def applications_change_bulk(
                 )
             )
         ApplicationEvent.objects.bulk_create(events, batch_size=1000)
-        for event in events:
-            status_changed.send(sender=Application, application=event.application, event=event)
+        if events:
+            statuses_changed.send(
+                sender=Application, changes=[(event.application, event) for event in events]
+            )
 
     for index in repeats:
         change = changes[index]

@@ -8,7 +8,7 @@ from django.dispatch import receiver
 
 from tms.applications.lifecycle import Action
 from tms.applications.models import Application, ApplicationEvent
-from tms.applications.signals import status_changed
+from tms.applications.signals import status_changed, statuses_changed
 from tms.integrations.models import WebhookEvent
 from tms.integrations.webhooks import active_endpoints, deliveries_queue
 from tms.tracking.models import CitizenQuery
@@ -45,6 +45,15 @@ def queue_application_webhook(
     deliveries_queue(
         agency_id=application.agency_id, event=webhook_event, data=data, endpoints=endpoints
     )
+
+
+@receiver(statuses_changed, sender=Application, dispatch_uid="integrations.statuses_changed")
+def queue_application_webhooks(
+    sender: Any, changes: list[tuple[Application, ApplicationEvent]], **kwargs: Any
+) -> None:
+    # The endpoints are looked up once per agency and transaction (active_endpoints).
+    for application, event in changes:
+        queue_application_webhook(sender, application=application, event=event)
 
 
 @receiver(query_raised, sender=CitizenQuery, dispatch_uid="integrations.query_raised")

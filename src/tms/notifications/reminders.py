@@ -123,7 +123,9 @@ def _sent_keys(ids: list[int], events: list[Event]) -> set[str]:
     return {key for key in keys if key}
 
 
-def _queue(messages: list[Message]) -> int:
+def queue_messages(messages: list[Message]) -> int:
+    """Insert outbox rows together; a row whose dedupe key was used before is skipped
+    (the database refuses it), as ``message_queue`` does one at a time."""
     if not messages:
         return 0
     with transaction.atomic():
@@ -152,7 +154,7 @@ def reminders_queue(*, now: datetime | None = None) -> ReminderSummary:
             message = _ready_message(row, campaign, schedules, today, sent, opted_out)
             if message is not None:
                 batch.extend(with_representative(message, row, opted_out))
-        summary.queued += _queue(batch)
+        summary.queued += queue_messages(batch)
 
     calendar = working_calendar(start=today)
     overdue = {"status__in": NOT_YET_READY, "due_date__lt": today}
@@ -171,7 +173,7 @@ def reminders_queue(*, now: datetime | None = None) -> ReminderSummary:
                     campaign.message(row, Event.DELAYED, key, estimate=estimate), row
                 )
             )
-        summary.queued += _queue(batch)
+        summary.queued += queue_messages(batch)
     return summary
 
 

@@ -1,4 +1,5 @@
-"""Many changes in one statement: the same rules, events and signals as one at a time."""
+"""Many changes in one statement: the same rules and events as one at a time, and one
+signal for them all."""
 
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from tms.applications.bulk import Change, applications_change_bulk
 from tms.applications.lifecycle import Action, InvalidTransition, Status
 from tms.applications.models import Application, ApplicationEvent
 from tms.applications.services import Actor, ApplicationConflict
-from tms.applications.signals import status_changed
+from tms.applications.signals import status_changed, statuses_changed
 from tms.testing.builders import lodge, make_centre, make_service
 
 ACTOR = Actor.agency("NRB: test")
@@ -40,8 +41,10 @@ def chain_is_consistent(application: Application) -> bool:
 @pytest.mark.django_db
 def test_valid_changes_apply_with_their_events_and_signals(three):
     heard = []
-    status_changed.connect(
-        lambda **kw: heard.append(kw["event"].to_status), weak=False, dispatch_uid="t"
+    statuses_changed.connect(
+        lambda **kw: heard.append([(a.pk, e.to_status) for a, e in kw["changes"]]),
+        weak=False,
+        dispatch_uid="t",
     )
     occurred = timezone.now() - timedelta(hours=1)
     try:
@@ -54,10 +57,16 @@ def test_valid_changes_apply_with_their_events_and_signals(three):
             actor=ACTOR,
         )
     finally:
-        status_changed.disconnect(dispatch_uid="t")
+        statuses_changed.disconnect(dispatch_uid="t")
 
     assert outcomes == [None, None, None]
-    assert heard == [Status.PROCESSING, Status.ACTION_REQUIRED, Status.REJECTED]
+    assert heard == [  # once, for all three, in order
+        [
+            (three[0].pk, Status.PROCESSING),
+            (three[1].pk, Status.ACTION_REQUIRED),
+            (three[2].pk, Status.REJECTED),
+        ]
+    ]
     assert all(chain_is_consistent(a) for a in three)
     assert three[2].closed_at is not None
     assert ApplicationEvent.objects.get(application=three[0], version=2).occurred_at == occurred
@@ -95,3 +104,12 @@ def test_two_changes_to_one_application_apply_in_order(three):
     assert outcomes == [None, None]
     assert three[0].status == Status.DISPATCHED
     assert chain_is_consistent(three[0])
+
+
+def test_every_listener_of_one_change_also_hears_many():
+    """A listener that handled only ``status_changed`` would miss every manifest and agency
+    bulk update without a sound."""
+    single = {r.__module__ for r in status_changed._live_receivers(Application)[0]}
+    many = {r.__module__ for r in statuses_changed._live_receivers(Application)[0]}
+    assert {"tms.notifications.listeners", "tms.integrations.listeners"} <= single
+    assert single == many
