@@ -676,7 +676,7 @@ def inprocess(token_text: str, works: list[dict[str, Any]]) -> dict[str, Any]:
     services.applications_change_bulk = clock.wrap("prepare", services.applications_change_bulk)
     bulk._update = clock.wrap("update", bulk._update)
     QuerySet.bulk_create = clock.wrap("insert", QuerySet.bulk_create)  # type: ignore[method-assign]
-    bulk.status_changed.send = clock.wrap("signals", bulk.status_changed.send)  # type: ignore[method-assign]
+    bulk.statuses_changed.send = clock.wrap("signals", bulk.statuses_changed.send)  # type: ignore[method-assign]
     connection.ensure_connection()
     connection.commit = clock.wrap("commit", connection.commit)  # type: ignore[method-assign]
     # The PostgreSQL backend serving this process (CONN_MAX_AGE keeps the one connection).

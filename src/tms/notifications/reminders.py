@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -24,7 +24,13 @@ from tms.applications.models import Application
 from tms.directory.models import Centre, Service
 from tms.directory.selectors import working_calendar
 from tms.notifications.models import EVENT_PRIORITY, Event, Message, OptOut
-from tms.notifications.rendering import format_date, render_text, shared_values, template_for
+from tms.notifications.rendering import (
+    Rendered,
+    format_date,
+    render_text,
+    shared_values,
+    template_for,
+)
 from tms.notifications.services import dispatch_after_commit
 
 CHUNK = 5000
@@ -41,8 +47,17 @@ class ReminderSummary:
     queued: int = 0
 
 
+# Stands in for the reference while a campaign renders a text once for many: the same
+# length as every displayed reference (``4821 7730 9155 2``) and, like its digits, one
+# GSM-7 septet a character, so the fit and the shortening come out exactly the same.
+REFERENCE_STAND_IN = "§§§§ §§§§ §§§§ §"
+RENDERED_KEPT = 50_000  # texts kept at most; a campaign rarely needs more than a few thousand
+
+
 class Campaign:
-    """Builds outbox rows for many applications, caching what they share."""
+    """Builds outbox rows for many applications, caching what they share: the values of
+    each service, centre and language, and each text with everything but the reference
+    filled in (most messages of a campaign differ only by their reference)."""
 
     def __init__(self, now: datetime) -> None:
         self.now = now
@@ -50,20 +65,24 @@ class Campaign:
         self.centres = {c.pk: c for c in Centre.objects.all()}
         self._shared: dict[tuple[int, int, str], dict[str, str]] = {}
         self._templates: dict[tuple[str, str], str] = {}
+        self._rendered: dict[tuple[Any, ...], Rendered | None] = {}
 
     def message(self, row: dict[str, Any], event: Event, key: str, **values: str) -> Message:
+        reference = references.display(row["reference"])
+        text_key: tuple[Any, ...] = (event, row["language"], row["service_id"], row["centre_id"])
+        text_key += tuple(sorted(values.items()))
+        if text_key in self._rendered:
+            shared_text = self._rendered[text_key]
+        else:
+            if len(self._rendered) >= RENDERED_KEPT:
+                self._rendered.clear()
+            shared_text = self._rendered[text_key] = self._with_stand_in(row, event, values)
+        if shared_text is not None and len(reference) == len(REFERENCE_STAND_IN):
+            body = shared_text.body.replace(REFERENCE_STAND_IN, reference)
+            rendered = replace(shared_text, body=body)
+        else:
+            rendered = self._render(row, event, reference, values)
         language = row["language"]
-        shared_key = (row["service_id"], row["centre_id"], language)
-        shared = self._shared.get(shared_key)
-        if shared is None:
-            service, centre = self.services[row["service_id"]], self.centres[row["centre_id"]]
-            shared = self._shared[shared_key] = shared_values(service, centre, language)
-        body = self._templates.get((event, language))
-        if body is None:
-            body = self._templates[(event, language)] = template_for(event, language)
-        rendered = render_text(
-            body, {**shared, "reference": references.display(row["reference"]), **values}
-        )
         return Message(
             application_id=row["id"],
             event=event,
@@ -76,6 +95,37 @@ class Campaign:
             dedupe_key=key,
             next_attempt_at=self.now,
             created_at=self.now,
+        )
+
+    def _with_stand_in(
+        self, row: dict[str, Any], event: Event, values: dict[str, str]
+    ) -> Rendered | None:
+        """The text with the stand-in for the reference; None if the stand-in's character
+        shows up anywhere else (then each message is rendered whole)."""
+        rendered = self._render(row, event, REFERENCE_STAND_IN, values)
+        places = self._template(event, row["language"]).count("{reference}")
+        stand_in = REFERENCE_STAND_IN.replace(" ", "")
+        if rendered.body.count(stand_in[0]) != len(stand_in) * places:
+            return None
+        return rendered
+
+    def _template(self, event: Event, language: str) -> str:
+        body = self._templates.get((event, language))
+        if body is None:
+            body = self._templates[(event, language)] = template_for(event, language)
+        return body
+
+    def _render(
+        self, row: dict[str, Any], event: Event, reference: str, values: dict[str, str]
+    ) -> Rendered:
+        language = row["language"]
+        shared_key = (row["service_id"], row["centre_id"], language)
+        shared = self._shared.get(shared_key)
+        if shared is None:
+            service, centre = self.services[row["service_id"]], self.centres[row["centre_id"]]
+            shared = self._shared[shared_key] = shared_values(service, centre, language)
+        return render_text(
+            self._template(event, language), {**shared, "reference": reference, **values}
         )
 
 

@@ -43,7 +43,9 @@ def applications():
     ]
 
 
-def _messages(application: Application, event: Event) -> list[tuple[str, str, str, int, str]]:
+def _messages(
+    application: Application, event: Event
+) -> list[tuple[str, str, str | None, int, str]]:
     return sorted(
         Message.objects.filter(application=application, event=event).values_list(
             "to", "body", "dedupe_key", "segments", "encoding"
