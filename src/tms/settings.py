@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "tms.receipt",
     "tms.manifests",
     "tms.backlog",
+    "tms.reports",
     "tms.demo",
 ]
 

@@ -103,6 +103,8 @@ class Application(models.Model):
             models.Index(
                 fields=["agency", "status", "lodged_at"], name="application_agency_lodged"
             ),
+            # The reports' breaches list: open applications past their promised date.
+            models.Index(fields=["status", "due_date"], name="application_status_due"),
         ]
 
     def __str__(self) -> str:

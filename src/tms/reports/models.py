@@ -1,0 +1,121 @@
+"""Daily rollups behind every report figure (see ``rollups.py`` for how they are kept).
+
+Every table is keyed by the Nairobi local ``day`` plus agency, service and centre, so a
+dashboard sums a few thousand small rows instead of scanning millions of applications."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from tms.directory.models import Agency, Centre, Service
+
+
+class DailyFigures(models.Model):
+    """Counters for one day, agency, service and centre.
+
+    ``ready*`` and ``cohort_*`` are counted on the day the document became ready (so the
+    backlog of a ready day is ``ready - cohort_collected - cohort_returned``); the other
+    counters on the day the thing happened."""
+
+    day = models.DateField(_("day"))
+    # Derived data: deleting reference data takes its rollups with it.
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, db_index=False, related_name="+")
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, db_index=False, related_name="+")
+    centre = models.ForeignKey(Centre, on_delete=models.CASCADE, db_index=False, related_name="+")
+
+    lodged = models.IntegerField(default=0)
+    ready = models.IntegerField(default=0)
+    ready_within_promise = models.IntegerField(default=0)
+    cohort_collected = models.IntegerField(default=0)
+    cohort_collected_within_30 = models.IntegerField(default=0)
+    cohort_returned = models.IntegerField(default=0)
+    collected = models.IntegerField(default=0)
+    collected_after_reminder = models.IntegerField(default=0)
+    returned = models.IntegerField(default=0)
+    rejected = models.IntegerField(default=0)
+    cancelled = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("daily figures")
+        verbose_name_plural = _("daily figures")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "agency", "service", "centre"], name="daily_figures_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.agency_id}/{self.service_id}/{self.centre_id}"
+
+
+class DailyDurations(models.Model):
+    """A histogram: ``count`` cases of ``measure`` lasting ``days`` days, by the day it ended."""
+
+    day = models.DateField(_("day"))
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, db_index=False, related_name="+")
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, db_index=False, related_name="+")
+    centre = models.ForeignKey(Centre, on_delete=models.CASCADE, db_index=False, related_name="+")
+    # "turnaround", "ready_to_collected" or "stage:<status>".
+    measure = models.CharField(_("measure"), max_length=32)
+    days = models.IntegerField(_("days"))
+    count = models.IntegerField(_("cases"), default=0)
+
+    class Meta:
+        verbose_name = _("daily durations")
+        verbose_name_plural = _("daily durations")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "agency", "service", "centre", "measure", "days"],
+                name="daily_durations_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.measure} {self.days}d x{self.count}"
+
+
+class DailySms(models.Model):
+    """SMS sent per day (of queueing, Nairobi time) and network; recomputed, not incremented."""
+
+    day = models.DateField(_("day"))
+    network = models.CharField(_("network"), max_length=8, blank=True)
+    # Null for messages not about an application (replies to unknown numbers).
+    agency = models.ForeignKey(
+        Agency, on_delete=models.CASCADE, null=True, blank=True, db_index=False, related_name="+"
+    )
+    service = models.ForeignKey(
+        Service, on_delete=models.CASCADE, null=True, blank=True, db_index=False, related_name="+"
+    )
+    centre = models.ForeignKey(
+        Centre, on_delete=models.CASCADE, null=True, blank=True, db_index=False, related_name="+"
+    )
+    sent = models.IntegerField(default=0)
+    delivered = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+    cost = models.DecimalField(max_digits=14, decimal_places=4, default=Decimal("0"))
+    segments = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("daily SMS figures")
+        verbose_name_plural = _("daily SMS figures")
+        indexes = [models.Index(fields=["day"], name="daily_sms_day")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.network}: {self.sent}"
+
+
+class RollupState(models.Model):
+    """The single row saying how far the rollups have read the history."""
+
+    last_event_id = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("rollup state")
+        verbose_name_plural = _("rollup state")
+
+    def __str__(self) -> str:
+        return f"rollups up to event {self.last_event_id}"

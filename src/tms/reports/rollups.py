@@ -1,0 +1,525 @@
+"""Keeping the report rollups up to date from the append-only history.
+
+The rollups are counters kept by deltas: each run reads the history events recorded
+since the last run, in id order, folds them into deltas per (day, agency, service,
+centre) in Python, and adds the deltas with ``INSERT ... ON CONFLICT DO UPDATE SET
+x = x + excluded.x`` (the same SQL on SQLite and PostgreSQL). A day of changes costs one
+pass over that day's events, and a late event (a collection today of a document ready
+last month) is an increment on the older day's row.
+
+Days are Nairobi local dates of ``occurred_at`` (when it happened, not when recorded).
+
+What each event adds (see ``models.DailyFigures``):
+
+- lodge: ``lodged`` on the lodging day.
+- acknowledge receipt (ready): ``ready`` on the ready day; ``ready_within_promise`` when
+  the ready day is on or before ``due_date``; a "turnaround" sample (working days from
+  the lodging day to the ready day).
+- hand over: ``collected`` and, when a REMINDER or FINAL_NOTICE message for the
+  application was queued before the hand-over, ``collected_after_reminder`` on the
+  hand-over day; ``cohort_collected`` (and ``cohort_collected_within_30`` when within 30
+  calendar days) on the READY day; a "ready_to_collected" sample (calendar days) on the
+  hand-over day.
+- return: ``returned`` on its day, ``cohort_returned`` on the ready day.
+- reject, cancel: ``rejected`` / ``cancelled`` on their day.
+- every event but lodge and undo: a "stage:<from status>" sample, the working days from
+  the event that entered that status to this one, on this event's day. An application
+  reopened after action required (processing -> action_required -> processing) gives one
+  sample per stint in processing. A negative span (a change back-dated before the one it
+  follows) counts as 0.
+- undo receipt (a correction): takes back everything the undone receipt added, on the
+  ORIGINAL ready day (ready, within promise, its turnaround and stage samples). The time
+  between the mistaken scan and its undo counts in no stage; when the receipt was scanned
+  from "dispatched" (the usual case) the dispatched stint continues as if the scan never
+  happened, otherwise the new dispatched stint starts at the undo.
+
+Concurrency. Each chunk is one transaction that first updates the ``RollupState`` row:
+that row lock (PostgreSQL) or write lock (SQLite, whose transactions here are
+IMMEDIATE) makes runs take turns, and the position advances with the counters. On
+PostgreSQL ids are handed out before commit, so an event with a lower id may commit after
+one with a higher id; a run stops at the first event recorded less than ``settle`` ago
+(default ``TMS_REPORTS_SETTLE_SECONDS``, 60). Residual risk: an event whose transaction
+stays open for longer than ``settle`` after it was recorded, and commits after a run has
+passed its id, is missed until ``tms rebuild_rollups``. Changes commit within a second
+or so, so 60 seconds leaves a wide margin.
+
+SMS figures are not history events (a message's state changes in place), so each run
+recomputes the ``DailySms`` rows of the last ``TMS_REPORTS_SMS_DAYS`` (7) days from
+``Message``; the first run ever and a rebuild recompute all of them. A message counts on
+the Nairobi day it was queued; "sent" means accepted by the gateway (it has a gateway
+message id: states sent, delivered, or failed by a later delivery report; an "unknown"
+send counts once the reconciliation finds its gateway id); "failed" is every message
+that finally failed, refused at sending or reported failed; "cost" sums the gateway's
+charged cost. Messages stay at most ``TMS_REPORTS_SMS_DAYS`` days in flux: a delivery
+report later than that changes the figures only at the next rebuild.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, DecimalField, Min, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce, TruncDate
+from django.utils import timezone
+
+from tms.applications.lifecycle import Action, Status
+from tms.applications.models import ApplicationEvent
+from tms.directory.selectors import working_calendar
+from tms.directory.working_days import WorkingCalendar
+from tms.notifications.models import Event, Message, MessageState
+from tms.reports.models import DailyDurations, DailyFigures, DailySms, RollupState
+
+CHUNK = 10000
+COLLECTION_WINDOW_DAYS = 30
+FIGURES = (
+    "lodged",
+    "ready",
+    "ready_within_promise",
+    "cohort_collected",
+    "cohort_collected_within_30",
+    "cohort_returned",
+    "collected",
+    "collected_after_reminder",
+    "returned",
+    "rejected",
+    "cancelled",
+)
+INDEX = {name: i for i, name in enumerate(FIGURES)}
+TURNAROUND = "turnaround"
+READY_TO_COLLECTED = "ready_to_collected"
+STAGE = "stage:"
+REMINDERS = (Event.REMINDER, Event.FINAL_NOTICE)
+
+Place = tuple[int, int, int]  # agency, service, centre
+FigureKey = tuple[date, int, int, int]
+DurationKey = tuple[date, int, int, int, str, int]
+Progress = Callable[[int, int], None]
+ZONE = timezone.get_default_timezone()  # Africa/Nairobi: days are local dates
+
+
+@dataclass(frozen=True)
+class RollupSummary:
+    events: int  # history events folded in by this run
+    last_event_id: int
+    sms_days: int  # days of SMS figures recomputed
+
+
+@dataclass
+class _Step:
+    """One event of an application's effective history: what a later event needs."""
+
+    id: int
+    action: str
+    from_status: str
+    day: date
+
+
+class _Fold:
+    """Deltas accumulated over one chunk."""
+
+    def __init__(self, calendar: WorkingCalendar) -> None:
+        self.calendar = calendar
+        self.figures: dict[FigureKey, list[int]] = defaultdict(lambda: [0] * len(FIGURES))
+        self.durations: dict[DurationKey, int] = defaultdict(int)
+        self._between: dict[tuple[date, date], int] = {}
+
+    def working_days(self, start: date, end: date) -> int:
+        key = (start, end)
+        found = self._between.get(key)
+        if found is None:
+            found = self._between[key] = max(0, self.calendar.between(start, end))
+        return found
+
+    def add(self, day: date, place: Place, figure: str, n: int = 1) -> None:
+        self.figures[(day, *place)][INDEX[figure]] += n
+
+    def sample(self, day: date, place: Place, measure: str, days: int, n: int = 1) -> None:
+        self.durations[(day, *place, measure, days)] += n
+
+
+def _local_day(moment: datetime) -> date:
+    # timezone.localdate() looks the zone up on every call: a third of a run's time.
+    return moment.astimezone(ZONE).date()
+
+
+def _push(stack: list[_Step], step: _Step) -> None:
+    """Add ``step`` to an application's effective history, dropping an undone receipt."""
+    if step.action == Action.UNDO_RECEIPT:
+        undone = stack.pop()
+        if undone.from_status == Status.DISPATCHED:
+            return  # back exactly where the mistaken scan found it
+    stack.append(step)
+
+
+def _fold_event(
+    fold: _Fold,
+    stack: list[_Step],
+    step: _Step,
+    *,
+    place: Place,
+    lodged_day: date,
+    due_date: date,
+    occurred_at: datetime,
+    first_reminder: datetime | None,
+) -> None:
+    action, day = step.action, step.day
+    if action == Action.LODGE:
+        fold.add(day, place, "lodged")
+        return
+    entered = stack[-1]
+    if action == Action.UNDO_RECEIPT:
+        # Take back what the receipt added, on its own day.
+        receipt, before = stack[-1], stack[-2]
+        fold.add(receipt.day, place, "ready", -1)
+        if receipt.day <= due_date:
+            fold.add(receipt.day, place, "ready_within_promise", -1)
+        fold.sample(receipt.day, place, TURNAROUND, fold.working_days(lodged_day, receipt.day), -1)
+        fold.sample(
+            receipt.day,
+            place,
+            STAGE + receipt.from_status,
+            fold.working_days(before.day, receipt.day),
+            -1,
+        )
+        return
+    fold.sample(day, place, STAGE + step.from_status, fold.working_days(entered.day, day))
+    if action == Action.ACKNOWLEDGE_RECEIPT:
+        fold.add(day, place, "ready")
+        if day <= due_date:
+            fold.add(day, place, "ready_within_promise")
+        fold.sample(day, place, TURNAROUND, fold.working_days(lodged_day, day))
+    elif action == Action.HAND_OVER:
+        ready_day = entered.day
+        waited = (day - ready_day).days
+        fold.add(day, place, "collected")
+        fold.add(ready_day, place, "cohort_collected")
+        if waited <= COLLECTION_WINDOW_DAYS:
+            fold.add(ready_day, place, "cohort_collected_within_30")
+        fold.sample(day, place, READY_TO_COLLECTED, waited)
+        if first_reminder is not None and first_reminder < occurred_at:
+            fold.add(day, place, "collected_after_reminder")
+    elif action == Action.RETURN:
+        fold.add(day, place, "returned")
+        fold.add(entered.day, place, "cohort_returned")
+    elif action == Action.REJECT:
+        fold.add(day, place, "rejected")
+    elif action == Action.CANCEL:
+        fold.add(day, place, "cancelled")
+
+
+EVENT_COLUMNS = (
+    "id",
+    "application_id",
+    "action",
+    "from_status",
+    "occurred_at",
+    "recorded_at",
+    "application__agency_id",
+    "application__service_id",
+    "application__centre_id",
+    "application__lodged_at",
+    "application__due_date",
+)
+
+
+def _moment(value: datetime | str) -> datetime:
+    """A timestamp as the database driver returned it: SQLite gives naive UTC text."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _raw_rows(queryset: QuerySet[Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``queryset`` without Django's per-value converters (which cost most of a
+    run on SQLite); the callers convert the few values they use."""
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _earlier_events(application_ids: set[int], *, before_id: int) -> list[tuple[Any, ...]]:
+    """The events of these applications before ``before_id``, in id order. The ids are
+    written into the SQL: binding thousands of parameters through the ORM cost more than
+    the query."""
+    q = connection.ops.quote_name
+    ids = ",".join(str(int(pk)) for pk in application_ids)
+    sql = (
+        f"SELECT id, application_id, action, from_status, occurred_at "  # noqa: S608
+        f"FROM {q(ApplicationEvent._meta.db_table)} "
+        f"WHERE application_id IN ({ids}) AND id < %s ORDER BY id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [before_id])
+        return cursor.fetchall()
+
+
+def _events_after(last_event_id: int) -> list[tuple[Any, ...]]:
+    """The next chunk of events, as EVENT_COLUMNS with real datetimes and dates."""
+    rows = _raw_rows(
+        ApplicationEvent.objects.filter(id__gt=last_event_id)
+        .order_by("id")
+        .values_list(*EVENT_COLUMNS)[:CHUNK]
+    )
+    return [
+        (
+            *row[:4],
+            _moment(row[4]),
+            _moment(row[5]),
+            *row[6:9],
+            _moment(row[9]),
+            row[10] if isinstance(row[10], date) else date.fromisoformat(row[10]),
+        )
+        for row in rows
+    ]
+
+
+def _fold_chunk(events: Sequence[tuple[Any, ...]], calendar: WorkingCalendar) -> _Fold:
+    fold = _Fold(calendar)
+    first_id = events[0][0]
+    # Applications whose earlier events matter: every one not lodged in this chunk.
+    lodged_here = {e[1] for e in events if e[2] == Action.LODGE}
+    earlier_of = {e[1] for e in events} - lodged_here
+    stacks: dict[int, list[_Step]] = defaultdict(list)
+    if earlier_of:
+        for event_id, application_id, action, from_status, occurred_at in _earlier_events(
+            earlier_of, before_id=first_id
+        ):
+            _push(
+                stacks[application_id],
+                _Step(event_id, action, from_status, _local_day(_moment(occurred_at))),
+            )
+    handed_over = {e[1] for e in events if e[2] == Action.HAND_OVER}
+    first_reminder: dict[int, datetime] = {}
+    if handed_over:
+        first_reminder = dict(
+            Message.objects.filter(application_id__in=handed_over, event__in=REMINDERS)
+            .values("application_id")
+            .annotate(first=Min("created_at"))
+            .values_list("application_id", "first")
+        )
+    for (
+        event_id,
+        application_id,
+        action,
+        from_status,
+        occurred_at,
+        _recorded_at,
+        agency_id,
+        service_id,
+        centre_id,
+        lodged_at,
+        due_date,
+    ) in events:
+        step = _Step(event_id, action, from_status, _local_day(occurred_at))
+        stack = stacks[application_id]
+        _fold_event(
+            fold,
+            stack,
+            step,
+            place=(agency_id, service_id, centre_id),
+            lodged_day=_local_day(lodged_at),
+            due_date=due_date,
+            occurred_at=occurred_at,
+            first_reminder=first_reminder.get(application_id),
+        )
+        _push(stack, step)
+    return fold
+
+
+def _upsert(
+    table: str, keys: Sequence[str], values: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    rows = list(rows)
+    if not rows:
+        return
+    q = connection.ops.quote_name
+    # Names come from our models, values go as parameters.
+    columns = ", ".join(q(c) for c in [*keys, *values])
+    marks = ", ".join(["%s"] * (len(keys) + len(values)))
+    conflict = ", ".join(q(k) for k in keys)
+    add = ", ".join(f"{q(v)} = {q(table)}.{q(v)} + excluded.{q(v)}" for v in values)
+    sql = f"INSERT INTO {q(table)} ({columns}) VALUES ({marks}) ON CONFLICT ({conflict}) DO UPDATE SET {add}"  # noqa: E501, S608
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _delete_empty(
+    table: str, keys: Sequence[str], values: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """Rows brought back to all zeros by a correction go, so that a rebuild and the
+    incremental runs leave the same rows."""
+    rows = list(rows)
+    if not rows:
+        return
+    q = connection.ops.quote_name
+    where = " AND ".join([*(f"{q(k)} = %s" for k in keys), *(f"{q(v)} = 0" for v in values)])
+    sql = f"DELETE FROM {q(table)} WHERE {where}"  # noqa: S608 (names from our models)
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+FIGURE_KEYS = ("day", "agency_id", "service_id", "centre_id")
+DURATION_KEYS = (*FIGURE_KEYS, "measure", "days")
+
+
+def _apply(fold: _Fold) -> None:
+    figures = [(*key, *counts) for key, counts in fold.figures.items() if any(counts)]
+    durations = [(*key, n) for key, n in fold.durations.items() if n]
+    # Keys a correction took something from: they may have come back to zero.
+    lowered = [key for key, counts in fold.figures.items() if min(counts) < 0]
+    _upsert(DailyFigures._meta.db_table, FIGURE_KEYS, FIGURES, figures)
+    _upsert(DailyDurations._meta.db_table, DURATION_KEYS, ("count",), durations)
+    _delete_empty(
+        DailyFigures._meta.db_table,
+        FIGURE_KEYS,
+        FIGURES,
+        lowered,
+    )
+    _delete_empty(
+        DailyDurations._meta.db_table,
+        DURATION_KEYS,
+        ("count",),
+        [row[: len(DURATION_KEYS)] for row in durations if row[-1] < 0],
+    )
+
+
+def _state_locked(now: datetime) -> RollupState:
+    """The state row, locked for this transaction (see the module docstring)."""
+    RollupState.objects.get_or_create(pk=1)
+    RollupState.objects.filter(pk=1).update(updated_at=now)
+    return RollupState.objects.get(pk=1)
+
+
+def _settle() -> timedelta:
+    return timedelta(seconds=int(getattr(settings, "TMS_REPORTS_SETTLE_SECONDS", 60)))
+
+
+def rollups_update(
+    *,
+    settle: timedelta | None = None,
+    progress: Progress | None = None,
+    sms_days: int | None = None,
+) -> RollupSummary:
+    """Fold the events recorded since the last run into the rollups, then recompute the
+    recent SMS figures. ``progress(done, total)`` is called after every chunk."""
+    settle = _settle() if settle is None else settle
+    # The very first run (a fresh installation or an upgrade) computes all SMS days.
+    first_run = not RollupState.objects.filter(pk=1, updated_at__isnull=False).exists()
+    calendar = working_calendar()
+    cutoff = timezone.now() - settle
+    total = 0
+    if progress is not None:
+        start = RollupState.objects.filter(pk=1).values_list("last_event_id", flat=True).first()
+        total = ApplicationEvent.objects.filter(id__gt=start or 0, recorded_at__lte=cutoff).count()
+    done = 0
+    last_event_id = 0
+    while True:
+        with transaction.atomic():
+            state = _state_locked(timezone.now())
+            events = _events_after(state.last_event_id)
+            # Stop at the first unsettled event: a lower id may still commit before it.
+            unsettled_at = next((i for i, e in enumerate(events) if e[5] > cutoff), None)
+            settled = events if unsettled_at is None else events[:unsettled_at]
+            if settled:
+                _apply(_fold_chunk(settled, calendar))
+                state.last_event_id = settled[-1][0]
+                RollupState.objects.filter(pk=1).update(last_event_id=state.last_event_id)
+            last_event_id = state.last_event_id
+        done += len(settled)
+        if progress is not None and settled:
+            progress(done, max(total, done))
+        if len(settled) < CHUNK:
+            break
+    window: int | None = sms_days  # 0: none (the rebuild recomputes them itself)
+    if sms_days is None:
+        window = None if first_run else int(getattr(settings, "TMS_REPORTS_SMS_DAYS", 7))
+    days = sms_recompute(days=window)
+    return RollupSummary(events=done, last_event_id=last_event_id, sms_days=days)
+
+
+def rollups_rebuild(
+    *, settle: timedelta | None = None, progress: Progress | None = None
+) -> RollupSummary:
+    """Empty the rollups and replay the whole history through ``rollups_update``.
+
+    Each chunk commits on its own (a rebuild of millions of events must not hold the
+    write lock for minutes), so dashboards show partial figures while it runs."""
+    with transaction.atomic():
+        _state_locked(timezone.now())
+        DailyFigures.objects.all().delete()
+        DailyDurations.objects.all().delete()
+        RollupState.objects.filter(pk=1).update(last_event_id=0)
+    summary = rollups_update(settle=settle, progress=progress, sms_days=0)
+    days = sms_recompute(days=None)
+    return RollupSummary(events=summary.events, last_event_id=summary.last_event_id, sms_days=days)
+
+
+SENT = Q(gateway_message_id__isnull=False)
+
+
+def sms_recompute(*, days: int | None, today: date | None = None) -> int:
+    """Recompute the SMS figures of the last ``days`` days (today included; all when
+    None) from the outbox; returns the number of days recomputed."""
+    if days == 0:
+        return 0
+    today = today or timezone.localdate()
+    messages = Message.objects.all()
+    existing = DailySms.objects.all()
+    if days is not None:
+        first_day = today - timedelta(days=days - 1)
+        tz = timezone.get_current_timezone()
+        since = datetime.combine(first_day, datetime.min.time(), tzinfo=tz)
+        messages = messages.filter(created_at__gte=since)
+        existing = existing.filter(day__gte=first_day)
+    rows = (
+        messages.annotate(day=TruncDate("created_at"))
+        .values(
+            "day",
+            "network_code",
+            "application__agency_id",
+            "application__service_id",
+            "application__centre_id",
+        )
+        .annotate(
+            sent=Count("id", filter=SENT),
+            delivered=Count("id", filter=Q(state=MessageState.DELIVERED)),
+            failed=Count("id", filter=Q(state=MessageState.FAILED)),
+            cost=Coalesce(
+                Sum("cost"),
+                Value(Decimal("0")),
+                output_field=DecimalField(max_digits=14, decimal_places=4),
+            ),
+            segments=Coalesce(Sum("segments", filter=SENT), 0),
+        )
+        .order_by()
+    )
+    with transaction.atomic():
+        existing.delete()
+        DailySms.objects.bulk_create(
+            [
+                DailySms(
+                    day=row["day"],
+                    network=row["network_code"],
+                    agency_id=row["application__agency_id"],
+                    service_id=row["application__service_id"],
+                    centre_id=row["application__centre_id"],
+                    sent=row["sent"],
+                    delivered=row["delivered"],
+                    failed=row["failed"],
+                    cost=row["cost"],
+                    segments=row["segments"],
+                )
+                for row in rows
+            ],
+            batch_size=1000,
+        )
+    return days if days is not None else DailySms.objects.dates("day", "day").count()
