@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("tms.receipt.urls")),
     path("", include("tms.manifests.urls")),
     path("", include("tms.backlog.urls")),
+    path("", include("tms.reports.urls")),
 ]

@@ -30,6 +30,7 @@ ENTRIES = [
     Entry(_("Backlog"), "backlog", C.BACKLOG),
     Entry(_("Returns"), "backlog-returns", C.BACKLOG),
     Entry(_("Citizen queries"), "queries", C.QUERIES),
+    Entry(_("Reports"), "reports", C.REPORTS),
     Entry(_("Audit trail"), "audit-trail", C.AUDIT),
     Entry(_("SMS outbox"), "sms-outbox", C.SMS_OUTBOX),
     Entry(_("Staff"), "staff-people", C.STAFF),

@@ -41,6 +41,8 @@ class Case:
     methods: tuple[str, ...] = ("GET",)
     # What the URL names: application, query, user, message or manifest.
     target: str | None = None
+    # Fixed URL arguments of a URL that names no object (which report table, which format).
+    arguments: tuple[tuple[str, str], ...] = ()
 
 
 MATRIX: dict[str, Case] = {
@@ -77,6 +79,8 @@ MATRIX: dict[str, Case] = {
     "backlog-returns-csv": Case(C.BACKLOG),
     "queries": Case(C.QUERIES),
     "query-answer": Case(C.QUERIES, ("GET", "POST"), "query"),
+    "reports": Case(C.REPORTS),
+    "reports-export": Case(C.REPORTS, arguments=(("table", "breaches"), ("fmt", "csv"))),
 }
 
 # The signing-in pages themselves are open: they are the door.
@@ -194,7 +198,7 @@ CASES = [
 def test_matrix(name: str, role: Role, scope: str, client: Client) -> None:
     case = MATRIX[name]
     world = make_world()
-    kwargs = world.targets[case.target][scope] if case.target else {}
+    kwargs = world.targets[case.target][scope] if case.target else dict(case.arguments)
     url = reverse(name, kwargs=kwargs)
     sign_in(client, acting(role, world))
     may = case.capability is None or case.capability in ALLOWED[role]
@@ -216,7 +220,7 @@ def test_matrix(name: str, role: Role, scope: str, client: Client) -> None:
 def test_nobody_signed_in_gets_in(name: str, client: Client) -> None:
     case = MATRIX[name]
     world = make_world()
-    kwargs = world.targets[case.target]["own"] if case.target else {}
+    kwargs = world.targets[case.target]["own"] if case.target else dict(case.arguments)
     url = reverse(name, kwargs=kwargs)
     for method in case.methods:
         response = client.get(url) if method == "GET" else client.post(url, {})
@@ -230,7 +234,7 @@ def test_signed_in_without_the_second_factor_gets_nowhere(client: Client) -> Non
     world = make_world()
     client.force_login(acting(Role.CENTRE_MANAGER, world))  # password only
     for name, case in MATRIX.items():
-        kwargs = world.targets[case.target]["own"] if case.target else {}
+        kwargs = world.targets[case.target]["own"] if case.target else dict(case.arguments)
         url = reverse(name, kwargs=kwargs)
         if "GET" in case.methods:
             response = client.get(url)
