@@ -333,6 +333,12 @@ def test_the_public_page_speaks_swahili(client: Client, world: World) -> None:
     assert "Cheti cha kuzaliwa" in html
     assert "Birth certificate" not in html
     assert response["Content-Language"] == "sw"
+    assert "Jinsi tunavyofanya" in html  # the headings are translated too
+
+
+def test_the_tracking_page_links_to_the_public_page(client: Client) -> None:
+    html = client.get(reverse("track")).content.decode()
+    assert f'href="{reverse("performance")}"' in html
 
 
 def test_the_public_page_is_served_from_the_cache(
