@@ -25,6 +25,7 @@ from tms.applications.services import (
 )
 from tms.applications.signals import statuses_changed
 from tms.core.request_context import current_address
+from tms.core.rows import insert_rows
 
 ChangeError = InvalidTransition | ValidationError | ApplicationConflict
 
@@ -109,7 +110,7 @@ def applications_change_bulk(
                     version=application.version,
                 )
             )
-        ApplicationEvent.objects.bulk_create(events, batch_size=1000)
+        insert_rows(events)
         if events:
             statuses_changed.send(
                 sender=Application, changes=[(event.application, event) for event in events]

@@ -9,6 +9,7 @@ from django.dispatch import receiver
 from tms.applications.lifecycle import Action
 from tms.applications.models import Application, ApplicationEvent
 from tms.applications.signals import status_changed, statuses_changed
+from tms.directory.models import Centre
 from tms.integrations.models import WebhookEvent
 from tms.integrations.webhooks import active_endpoints, deliveries_queue
 from tms.tracking.models import CitizenQuery
@@ -51,8 +52,15 @@ def queue_application_webhook(
 def queue_application_webhooks(
     sender: Any, changes: list[tuple[Application, ApplicationEvent]], **kwargs: Any
 ) -> None:
-    # The endpoints are looked up once per agency and transaction (active_endpoints).
+    # The endpoints are looked up once per agency and transaction (active_endpoints), and
+    # the centres (for their codes) once, only when some agency has an endpoint.
+    centres: dict[int, Centre] | None = None
     for application, event in changes:
+        if event.action not in EVENT_FOR_ACTION or not active_endpoints(application.agency_id):
+            continue
+        if centres is None:
+            centres = Centre.objects.in_bulk()
+        application.centre = centres[application.centre_id]
         queue_application_webhook(sender, application=application, event=event)
 
 

@@ -466,7 +466,9 @@ def _apply_chunk(manifest_id: int) -> bool:
         _finish(manifest, now)
         return False
     staff = _committer(manifest)
-    applications = Application.objects.select_related("service", "centre").in_bulk(
+    # Plain rows: the receipt and its listeners need only ids (service and centre rows
+    # are read once per chunk by the listeners that need them).
+    applications = Application.objects.in_bulk(
         [row.application_id for row in rows if row.application_id is not None]
     )
     results: dict[int, tuple[Result, str]] = {}

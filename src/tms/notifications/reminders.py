@@ -21,6 +21,7 @@ from django.utils import timezone
 from tms.applications import references
 from tms.applications.lifecycle import Status
 from tms.applications.models import Application
+from tms.core.rows import insert_rows
 from tms.directory.models import Centre, Service
 from tms.directory.selectors import working_calendar
 from tms.notifications.models import EVENT_PRIORITY, Event, Message, OptOut
@@ -179,7 +180,7 @@ def queue_messages(messages: list[Message]) -> int:
     if not messages:
         return 0
     with transaction.atomic():
-        Message.objects.bulk_create(messages, ignore_conflicts=True, batch_size=1000)
+        insert_rows(messages, ignore_conflicts=True)
         dispatch_after_commit()
     return len(messages)  # at most: a concurrent run may have taken some keys first
 

@@ -360,3 +360,39 @@ def test_each_endpoint_gets_its_own_long_secret(nrb):
 
     assert first.secret != second.secret
     assert len(first.secret) >= 32
+
+
+@pytest.mark.django_db
+def test_changes_made_together_are_each_queued_and_delivered(endpoint, receiver, id_service, gpo):
+    """A manifest (``applications_change_bulk``) marks many ready in one go: one webhook
+    each, with the centre's code, as one change at a time would send."""
+    from tms.applications.bulk import Change, applications_change_bulk
+    from tms.applications.lifecycle import Action
+
+    applications = [
+        lodge(
+            service=id_service,
+            centre=gpo,
+            agency_ref=f"NRB-B{n}",
+            phone=f"07120000{n:02d}",
+            applicant_id_number=f"1234567{n}",
+        )
+        for n in range(3)
+    ]
+    outcomes = applications_change_bulk(
+        [Change(a, Action.ACKNOWLEDGE_RECEIPT) for a in applications]
+        + [Change(applications[0], Action.HAND_OVER)],
+        actor=STAFF,
+    )
+
+    assert outcomes == [None] * 4
+    assert deliver_due() == 4
+    got = sorted((r.payload["type"], r.payload["data"]["agency_ref"]) for r in receiver.received)
+    assert got == [
+        ("application.collected", "NRB-B0"),
+        ("application.ready", "NRB-B0"),
+        ("application.ready", "NRB-B1"),
+        ("application.ready", "NRB-B2"),
+    ]
+    assert {r.payload["data"]["centre"] for r in receiver.received} == {"GPO"}
+    assert all(r.signature_ok for r in receiver.received)
