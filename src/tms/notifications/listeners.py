@@ -11,7 +11,12 @@ from tms.applications.lifecycle import Action
 from tms.applications.models import Application, ApplicationEvent
 from tms.applications.signals import status_changed, statuses_changed
 from tms.notifications.models import Event, Message
-from tms.notifications.reminders import Campaign, queue_messages, with_representative
+from tms.notifications.reminders import (
+    Campaign,
+    campaign_row,
+    queue_messages,
+    with_representative,
+)
 from tms.notifications.rendering import format_date
 from tms.notifications.services import notify
 
@@ -65,15 +70,7 @@ def queue_status_messages(
             continue
         message_event, key, values = found
         campaign = campaign or Campaign(timezone.now())
-        row = {
-            "id": application.pk,
-            "reference": application.reference,
-            "applicant_phone": application.applicant_phone,
-            "representative_phone": application.representative_phone,
-            "language": application.language,
-            "service_id": application.service_id,
-            "centre_id": application.centre_id,
-        }
+        row = campaign_row(application)
         messages.extend(
             with_representative(campaign.message(row, message_event, key, **values), row)
         )

@@ -42,6 +42,11 @@ ROW_FIELDS = (
 )  # fmt: skip
 
 
+def campaign_row(application: Application) -> dict[str, Any]:
+    """An application as the plain row (ROW_FIELDS) a campaign builds messages from."""
+    return {name: getattr(application, name) for name in ROW_FIELDS}
+
+
 @dataclass
 class ReminderSummary:
     examined: int = 0

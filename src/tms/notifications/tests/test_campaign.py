@@ -9,24 +9,12 @@ import pytest
 from django.utils import timezone
 
 from tms.notifications.models import Event
-from tms.notifications.reminders import Campaign
+from tms.notifications.reminders import Campaign, campaign_row
 from tms.notifications.rendering import render
 from tms.testing.builders import lodge, make_centre, make_service
 
 pytestmark = pytest.mark.django_db
 LONG_NOTE = "Bring two passport photos and a letter from your area chief. " * 4
-
-
-def _row(application):
-    return {
-        "id": application.pk,
-        "reference": application.reference,
-        "applicant_phone": application.applicant_phone,
-        "representative_phone": application.representative_phone,
-        "language": application.language,
-        "service_id": application.service_id,
-        "centre_id": application.centre_id,
-    }
 
 
 def _lodge_many(centre, count=5, **fields):
@@ -54,7 +42,7 @@ def test_a_campaign_writes_what_rendering_each_message_whole_writes(event, value
     campaign = Campaign(timezone.now())
 
     for application in applications:
-        message = campaign.message(_row(application), event, f"k{application.pk}", **values)
+        message = campaign.message(campaign_row(application), event, f"k{application.pk}", **values)
         whole = render(event, application, **values)
         assert (message.body, message.segments, message.encoding) == (
             whole.body,
@@ -72,7 +60,7 @@ def test_a_value_holding_the_stand_in_character_renders_each_message_whole():
     campaign = Campaign(timezone.now())
 
     for application in applications:
-        message = campaign.message(_row(application), Event.READY, "k")
+        message = campaign.message(campaign_row(application), Event.READY, "k")
         assert message.body == render(Event.READY, application).body
         assert "Huduma § Centre" in message.body
     assert set(campaign._rendered.values()) == {None}
