@@ -1,7 +1,10 @@
 """Daily rollups behind every report figure (see ``rollups.py`` for how they are kept).
 
 Every table is keyed by the Nairobi local ``day`` plus agency, service and centre, so a
-dashboard sums a few thousand small rows instead of scanning millions of applications."""
+dashboard sums a few thousand small rows instead of scanning millions of applications.
+The ``...ByService`` tables are the same figures summed over centres (national and agency
+views read them: a sixtieth of the rows at 60 centres); ``Backlog`` keeps only the ready
+days that still have documents waiting, so the backlog snapshot reads no history."""
 
 from __future__ import annotations
 
@@ -75,6 +78,89 @@ class DailyDurations(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.measure} {self.days}d x{self.count}"
+
+
+class DailyFiguresByService(models.Model):
+    """``DailyFigures`` summed over centres: what views without a centre filter read."""
+
+    day = models.DateField(_("day"))
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, db_index=False, related_name="+")
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, db_index=False, related_name="+")
+
+    lodged = models.IntegerField(default=0)
+    ready = models.IntegerField(default=0)
+    ready_within_promise = models.IntegerField(default=0)
+    cohort_collected = models.IntegerField(default=0)
+    cohort_collected_within_30 = models.IntegerField(default=0)
+    cohort_returned = models.IntegerField(default=0)
+    collected = models.IntegerField(default=0)
+    collected_after_reminder = models.IntegerField(default=0)
+    returned = models.IntegerField(default=0)
+    rejected = models.IntegerField(default=0)
+    cancelled = models.IntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("daily figures by service")
+        verbose_name_plural = _("daily figures by service")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "agency", "service"], name="daily_figures_by_service_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.agency_id}/{self.service_id}"
+
+
+class DailyDurationsByService(models.Model):
+    """``DailyDurations`` summed over centres."""
+
+    day = models.DateField(_("day"))
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, db_index=False, related_name="+")
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, db_index=False, related_name="+")
+    measure = models.CharField(_("measure"), max_length=32)
+    days = models.IntegerField(_("days"))
+    count = models.IntegerField(_("cases"), default=0)
+
+    class Meta:
+        verbose_name = _("daily durations by service")
+        verbose_name_plural = _("daily durations by service")
+        constraints = [
+            models.UniqueConstraint(
+                # Measure first: every reader asks for one or a few measures over a period.
+                fields=["measure", "day", "agency", "service", "days"],
+                name="daily_durations_by_service_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.measure} {self.days}d x{self.count}"
+
+
+class Backlog(models.Model):
+    """Documents ready on ``ready_day`` and neither collected nor returned yet (that is
+    ``ready - cohort_collected - cohort_returned`` of the day's ``DailyFigures``). A row
+    that comes down to 0 is deleted, so the table holds only days with documents waiting."""
+
+    ready_day = models.DateField(_("ready day"))
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, db_index=False, related_name="+")
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, db_index=False, related_name="+")
+    centre = models.ForeignKey(Centre, on_delete=models.CASCADE, db_index=False, related_name="+")
+    waiting = models.IntegerField(_("waiting"), default=0)
+
+    class Meta:
+        verbose_name = _("backlog")
+        verbose_name_plural = _("backlog")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ready_day", "agency", "service", "centre"], name="backlog_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.ready_day} {self.agency_id}/{self.service_id}/{self.centre_id}: {self.waiting}"
+        )
 
 
 class DailySms(models.Model):

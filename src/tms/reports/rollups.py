@@ -2,10 +2,17 @@
 
 The rollups are counters kept by deltas: each run reads the history events recorded
 since the last run, in id order, folds them into deltas per (day, agency, service,
-centre) in Python, and adds the deltas with ``INSERT ... ON CONFLICT DO UPDATE SET
-x = x + excluded.x`` (the same SQL on SQLite and PostgreSQL). A day of changes costs one
-pass over that day's events, and a late event (a collection today of a document ready
-last month) is an increment on the older day's row.
+centre) in Python, and adds the deltas with multi-row ``INSERT ... VALUES (..), (..)
+ON CONFLICT DO UPDATE SET x = x + excluded.x`` statements, 1,000 rows each (the same SQL
+on SQLite and PostgreSQL). A day of changes costs one pass over that day's events, and a
+late event (a collection today of a document ready last month) is an increment on the
+older day's row.
+
+The same deltas, summed over centres, go to the ``...ByService`` tables, and the
+backlog's (ready - cohort collected - cohort returned, on the ready day) to ``Backlog``,
+in the same transaction: every table always says the same. Rows a correction brings back
+to all zeros are deleted (``Backlog`` rows reach zero every time a day's last waiting
+document is collected), so a rebuild and the incremental runs leave the same rows.
 
 Days are Nairobi local dates of ``occurred_at`` (when it happened, not when recorded).
 
@@ -56,8 +63,9 @@ report later than that changes the figures only at the next rebuild.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -74,7 +82,15 @@ from tms.applications.models import ApplicationEvent
 from tms.directory.selectors import working_calendar
 from tms.directory.working_days import WorkingCalendar
 from tms.notifications.models import Event, Message, MessageState
-from tms.reports.models import DailyDurations, DailyFigures, DailySms, RollupState
+from tms.reports.models import (
+    Backlog,
+    DailyDurations,
+    DailyDurationsByService,
+    DailyFigures,
+    DailyFiguresByService,
+    DailySms,
+    RollupState,
+)
 
 CHUNK = 10000
 COLLECTION_WINDOW_DAYS = 30
@@ -335,61 +351,118 @@ def _fold_chunk(events: Sequence[tuple[Any, ...]], calendar: WorkingCalendar) ->
     return fold
 
 
-def _upsert(
-    table: str, keys: Sequence[str], values: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> None:
-    rows = list(rows)
+BATCH = 1000  # rows a statement
+MEASURE = re.compile(r"[a-z_:]{1,32}")
+
+
+def _measure(value: str, checked: set[str]) -> str:
+    if value not in checked:
+        if not (isinstance(value, str) and MEASURE.fullmatch(value)):
+            raise ValueError(f"not a measure: {value!r}")
+        checked.add(value)
+    return value
+
+
+def _values_sql(rows: list[tuple[Any, ...]], keys: Sequence[str]) -> Iterator[str]:
+    """Each row as SQL text ``('2026-06-01', 3, ...)``. Binding 15,000 parameters a
+    statement cost more than the statement (psycopg rewrites such a query on every call);
+    these values are made by this module: the first key is a day (``isoformat`` takes
+    nothing else), ``measure`` a name checked against MEASURE, every other value goes
+    through ``%d`` (integers only)."""
+    at = keys.index("measure") if "measure" in keys else None
     if not rows:
         return
+    formats = ["'%s'" if i in (0, at) else "%d" for i in range(len(rows[0]))]
+    template = "(" + ", ".join(formats) + ")"
+    checked: set[str] = set()
+    for row in rows:
+        values = [row[0].isoformat(), *row[1:]]
+        if at is not None:
+            values[at] = _measure(row[at], checked)
+        yield template % tuple(values)
+
+
+def _upsert(
+    table: str, keys: Sequence[str], values: Sequence[str], rows: Iterable[tuple[Any, ...]]
+) -> None:
+    """Add the deltas ``rows`` (key columns, then value columns) to ``table``, 1,000 rows a
+    statement, and delete the rows a correction brought back to all zeros, so that a
+    rebuild and the incremental runs leave the same rows. The keys are unique within a
+    fold, so one statement never touches a row twice."""
+    ordered = sorted(rows)  # in key order: neighbouring index pages
+    raising = [row for row in ordered if min(row[len(keys) :]) >= 0]
+    lowering = [row for row in ordered if min(row[len(keys) :]) < 0]  # may come to zero
     q = connection.ops.quote_name
-    # Names come from our models, values go as parameters.
+    # Names come from our models, values are checked literals (see _values_sql).
     columns = ", ".join(q(c) for c in [*keys, *values])
-    marks = ", ".join(["%s"] * (len(keys) + len(values)))
     conflict = ", ".join(q(k) for k in keys)
     add = ", ".join(f"{q(v)} = {q(table)}.{q(v)} + excluded.{q(v)}" for v in values)
-    sql = f"INSERT INTO {q(table)} ({columns}) VALUES ({marks}) ON CONFLICT ({conflict}) DO UPDATE SET {add}"  # noqa: E501, S608
+    # RETURNING gives the row as it is after the update (both engines).
+    returning = " RETURNING id, " + " + ".join(f"abs({q(v)})" for v in values)
+    emptied: list[int] = []
+    upsert = f"INSERT INTO {q(table)} ({columns}) VALUES {{}} ON CONFLICT ({conflict}) DO UPDATE SET {add}"  # noqa: E501, S608
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
-
-
-def _delete_empty(
-    table: str, keys: Sequence[str], values: Sequence[str], rows: Iterable[Sequence[Any]]
-) -> None:
-    """Rows brought back to all zeros by a correction go, so that a rebuild and the
-    incremental runs leave the same rows."""
-    rows = list(rows)
-    if not rows:
-        return
-    q = connection.ops.quote_name
-    where = " AND ".join([*(f"{q(k)} = %s" for k in keys), *(f"{q(v)} = 0" for v in values)])
-    sql = f"DELETE FROM {q(table)} WHERE {where}"  # noqa: S608 (names from our models)
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        if connection.vendor == "sqlite" and raising:
+            # In-process SQLite runs one prepared single-row statement per row faster than
+            # it parses multi-row ones (measured: 2.3 s against 4.6 s for 150,000 rows).
+            marks = "(" + ", ".join(["%s"] * (len(keys) + len(values))) + ")"
+            cursor.executemany(upsert.format(marks), raising)
+            raising = []
+        for part, tail in ((raising, ""), (lowering, returning)):
+            texts = list(_values_sql(part, keys))
+            for i in range(0, len(texts), BATCH):
+                cursor.execute(upsert.format(", ".join(texts[i : i + BATCH])) + tail)
+                if tail:
+                    emptied.extend(pk for pk, size in cursor.fetchall() if size == 0)
+        for i in range(0, len(emptied), BATCH):
+            ids = ",".join(str(int(pk)) for pk in emptied[i : i + BATCH])
+            cursor.execute(f"DELETE FROM {q(table)} WHERE id IN ({ids})")  # noqa: S608
 
 
 FIGURE_KEYS = ("day", "agency_id", "service_id", "centre_id")
 DURATION_KEYS = (*FIGURE_KEYS, "measure", "days")
+SERVICE_FIGURE_KEYS = ("day", "agency_id", "service_id")
+SERVICE_DURATION_KEYS = (*SERVICE_FIGURE_KEYS, "measure", "days")
+BACKLOG_KEYS = ("ready_day", "agency_id", "service_id", "centre_id")
+WAITING = (INDEX["ready"], INDEX["cohort_collected"], INDEX["cohort_returned"])
 
 
 def _apply(fold: _Fold) -> None:
-    figures = [(*key, *counts) for key, counts in fold.figures.items() if any(counts)]
-    durations = [(*key, n) for key, n in fold.durations.items() if n]
-    # Keys a correction took something from: they may have come back to zero.
-    lowered = [key for key, counts in fold.figures.items() if min(counts) < 0]
+    """Add a chunk's deltas to every rollup: the per-centre tables, their sums over
+    centres (derived here, so both always move together) and the backlog."""
+    by_service: dict[tuple[date, int, int], list[int]] = defaultdict(lambda: [0] * len(FIGURES))
+    figures, backlog = [], []
+    for key, counts in fold.figures.items():
+        if not any(counts):
+            continue
+        figures.append((*key, *counts))
+        total = by_service[key[:3]]
+        for i, n in enumerate(counts):
+            total[i] += n
+        ready, collected, returned = (counts[i] for i in WAITING)
+        if ready - collected - returned:
+            backlog.append((*key, ready - collected - returned))
+    durations_by_service: dict[tuple[date, int, int, str, int], int] = defaultdict(int)
+    durations = []
+    for (day, agency, service, centre, measure, days), n in fold.durations.items():
+        if n:
+            durations.append((day, agency, service, centre, measure, days, n))
+            durations_by_service[(day, agency, service, measure, days)] += n
     _upsert(DailyFigures._meta.db_table, FIGURE_KEYS, FIGURES, figures)
     _upsert(DailyDurations._meta.db_table, DURATION_KEYS, ("count",), durations)
-    _delete_empty(
-        DailyFigures._meta.db_table,
-        FIGURE_KEYS,
+    _upsert(
+        DailyFiguresByService._meta.db_table,
+        SERVICE_FIGURE_KEYS,
         FIGURES,
-        lowered,
+        [(*key, *counts) for key, counts in by_service.items() if any(counts)],
     )
-    _delete_empty(
-        DailyDurations._meta.db_table,
-        DURATION_KEYS,
+    _upsert(
+        DailyDurationsByService._meta.db_table,
+        SERVICE_DURATION_KEYS,
         ("count",),
-        [row[: len(DURATION_KEYS)] for row in durations if row[-1] < 0],
+        [(*key, n) for key, n in durations_by_service.items() if n],
     )
+    _upsert(Backlog._meta.db_table, BACKLOG_KEYS, ("waiting",), backlog)
 
 
 def _state_locked(now: datetime) -> RollupState:
@@ -446,6 +519,9 @@ def rollups_update(
     return RollupSummary(events=done, last_event_id=last_event_id, sms_days=days)
 
 
+ROLLUPS = (DailyFigures, DailyDurations, DailyFiguresByService, DailyDurationsByService, Backlog)
+
+
 def rollups_rebuild(
     *, settle: timedelta | None = None, progress: Progress | None = None
 ) -> RollupSummary:
@@ -455,8 +531,8 @@ def rollups_rebuild(
     write lock for minutes), so dashboards show partial figures while it runs."""
     with transaction.atomic():
         _state_locked(timezone.now())
-        DailyFigures.objects.all().delete()
-        DailyDurations.objects.all().delete()
+        for model in ROLLUPS:
+            model.objects.all().delete()
         RollupState.objects.filter(pk=1).update(last_event_id=0)
     summary = rollups_update(settle=settle, progress=progress, sms_days=0)
     days = sms_recompute(days=None)
@@ -464,6 +540,7 @@ def rollups_rebuild(
 
 
 SENT = Q(gateway_message_id__isnull=False)
+SMS_FIGURES = ("sent", "delivered", "failed", "cost", "segments")
 
 
 def sms_recompute(*, days: int | None, today: date | None = None) -> int:
@@ -502,24 +579,26 @@ def sms_recompute(*, days: int | None, today: date | None = None) -> int:
         )
         .order_by()
     )
+    # Straight from the aggregate into the table: at national scale a week is tens of
+    # thousands of rows, which bulk_create spent seconds converting in Python.
+    select, params = rows.query.sql_with_params()
+    q = connection.ops.quote_name
+    columns = ("day", "network", "agency_id", "service_id", "centre_id", *SMS_FIGURES)
+    # The aggregate's columns by their aliases (the names given to values/annotate).
+    aliases = (
+        "day",
+        "network_code",
+        "application__agency_id",
+        "application__service_id",
+        "application__centre_id",
+        *SMS_FIGURES,
+    )
     with transaction.atomic():
         existing.delete()
-        DailySms.objects.bulk_create(
-            [
-                DailySms(
-                    day=row["day"],
-                    network=row["network_code"],
-                    agency_id=row["application__agency_id"],
-                    service_id=row["application__service_id"],
-                    centre_id=row["application__centre_id"],
-                    sent=row["sent"],
-                    delivered=row["delivered"],
-                    failed=row["failed"],
-                    cost=row["cost"],
-                    segments=row["segments"],
-                )
-                for row in rows
-            ],
-            batch_size=1000,
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {q(DailySms._meta.db_table)} ({', '.join(map(q, columns))}) "  # noqa: S608
+                f"SELECT {', '.join(map(q, aliases))} FROM ({select}) AS figures",
+                params,
+            )
     return days if days is not None else DailySms.objects.dates("day", "day").count()

@@ -35,7 +35,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
-from django.db.models import F, Model, Q, QuerySet, Sum
+from django.db.models import Model, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -47,7 +47,15 @@ from tms.applications.models import Application, Channel
 from tms.applications.references import display
 from tms.directory.models import Agency, Centre, Service
 from tms.directory.selectors import working_calendar
-from tms.reports.models import DailyDurations, DailyFigures, DailySms, RollupState
+from tms.reports.models import (
+    Backlog,
+    DailyDurations,
+    DailyDurationsByService,
+    DailyFigures,
+    DailyFiguresByService,
+    DailySms,
+    RollupState,
+)
 from tms.reports.rollups import COLLECTION_WINDOW_DAYS, READY_TO_COLLECTED, STAGE, TURNAROUND
 from tms.tracking.models import LookupTally
 
@@ -194,6 +202,8 @@ STAGES = (Status.LODGED, Status.PROCESSING, Status.ACTION_REQUIRED, Status.DISPA
 # Self-service channels, each lookup a visit to a centre avoided.
 LOOKUP_CHANNELS = (Channel.WEB, Channel.PUBLIC_API, Channel.USSD, Channel.SMS)
 PUBLIC_WINDOW_DAYS = 90
+# Equality, not a prefix match: an index on measure serves it on every collation.
+STAGE_MEASURES = tuple(STAGE + stage.value for stage in STAGES)
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -241,14 +251,33 @@ def _period(queryset: QuerySet[M], filters: Filters, *, end: date | None = None)
     return _place(queryset, filters).filter(day__gte=filters.start, day__lte=end or filters.end)
 
 
-def _sums(queryset: QuerySet[Any], *fields: str) -> dict[str, int]:
-    totals = queryset.aggregate(**{name: Sum(name) for name in fields})
-    return {name: int(totals[name] or 0) for name in fields}
+def _figures(filters: Filters, *, by_centre: bool = False) -> QuerySet[Any]:
+    """The daily figures to read: the per-centre rows only when a centre is filtered on or
+    grouped by; otherwise their sums over centres (the same figures, far fewer rows)."""
+    if by_centre or filters.centre_id is not None:
+        return DailyFigures.objects.all()
+    return DailyFiguresByService.objects.all()
 
 
-def _histogram(queryset: QuerySet[DailyDurations], measure: str) -> dict[int, int]:
-    rows = queryset.filter(measure=measure).values("days").annotate(n=Sum("count")).order_by()
-    return {row["days"]: int(row["n"]) for row in rows}
+def _durations(filters: Filters, *, by_centre: bool = False) -> QuerySet[Any]:
+    """Like ``_figures``, for the duration histograms."""
+    if by_centre or filters.centre_id is not None:
+        return DailyDurations.objects.all()
+    return DailyDurationsByService.objects.all()
+
+
+def _histograms(queryset: QuerySet[Any], *measures: str) -> dict[str, dict[int, int]]:
+    """{measure: {days: cases}}, summed in SQL (a row per measure and days)."""
+    found: dict[str, dict[int, int]] = {measure: {} for measure in measures}
+    rows = (
+        queryset.filter(measure__in=measures)
+        .values("measure", "days")
+        .annotate(n=Sum("count"))
+        .order_by()
+    )
+    for row in rows:
+        found[row["measure"]][row["days"]] = int(row["n"])
+    return found
 
 
 def _service_name(service: Service) -> str:
@@ -263,41 +292,51 @@ def _reprint_costs(service_ids: Iterable[int]) -> dict[int, Decimal]:
 
 def headline(filters: Filters, *, today: date | None = None) -> Headline:
     today = today or timezone.localdate()
-    figures = DailyFigures.objects.all()
-    ready = _sums(_period(figures, filters), "ready", "ready_within_promise")
     # Only documents that have had their whole 30 days count towards the collection rate.
     matured_end = min(filters.end, today - timedelta(days=COLLECTION_WINDOW_DAYS))
-    collection = (
-        _sums(_period(figures, filters, end=matured_end), "ready", "cohort_collected_within_30")
-        if matured_end >= filters.start
-        else {"ready": 0, "cohort_collected_within_30": 0}
-    )
-    durations = _period(DailyDurations.objects.all(), filters)
-    after_reminder = {
-        row["service_id"]: int(row["n"] or 0)
-        for row in _period(figures, filters)
+    matured = Q(day__lte=matured_end)
+    # One pass over the period's figures, per service (for the reprint costs).
+    by_service = list(
+        _period(_figures(filters), filters)
         .values("service_id")
-        .annotate(n=Sum("collected_after_reminder"))
+        .annotate(
+            ready_n=Sum("ready"),
+            within_n=Sum("ready_within_promise"),
+            matured_n=Sum("ready", filter=matured),
+            within_30_n=Sum("cohort_collected_within_30", filter=matured),
+            after_reminder_n=Sum("collected_after_reminder"),
+        )
         .order_by()
-    }
-    costs = _reprint_costs(after_reminder)
-    backlog_rows = backlog(filters, today=today)
+    )
+
+    def total(name: str) -> int:
+        return sum(int(row[name] or 0) for row in by_service)
+
+    after_reminder = {row["service_id"]: int(row["after_reminder_n"] or 0) for row in by_service}
+    histograms = _histograms(_period(_durations(filters), filters), TURNAROUND, READY_TO_COLLECTED)
+    waiting = backlog_by_service(filters)
+    costs = _reprint_costs({*after_reminder, *waiting})
+    ready, within = total("ready_n"), total("within_n")
+    collection_ready, within_30 = total("matured_n"), total("within_30_n")
     sms = _sms(filters).aggregate(sent=Sum("sent"), delivered=Sum("delivered"), cost=Sum("cost"))
     sent, delivered = int(sms["sent"] or 0), int(sms["delivered"] or 0)
     lookups = LookupTally.objects.filter(
         day__gte=filters.start, day__lte=filters.end, channel__in=LOOKUP_CHANNELS
     ).aggregate(n=Sum("lookups"))["n"]
     return Headline(
-        ready=ready["ready"],
-        within_promise=ready["ready_within_promise"],
-        adherence=_share(ready["ready_within_promise"], ready["ready"]),
-        turnaround=distribution(_histogram(durations, TURNAROUND)),
-        collection_ready=collection["ready"],
-        collected_within_30=collection["cohort_collected_within_30"],
-        collection_rate=_share(collection["cohort_collected_within_30"], collection["ready"]),
-        ready_to_collected=distribution(_histogram(durations, READY_TO_COLLECTED)),
-        backlog=sum(row.total for row in backlog_rows),
-        reprint_cost_at_risk=sum((row.reprint_cost_at_risk for row in backlog_rows), Decimal(0)),
+        ready=ready,
+        within_promise=within,
+        adherence=_share(within, ready),
+        turnaround=distribution(histograms[TURNAROUND]),
+        collection_ready=collection_ready,
+        collected_within_30=within_30,
+        collection_rate=_share(within_30, collection_ready),
+        ready_to_collected=distribution(histograms[READY_TO_COLLECTED]),
+        backlog=sum(waiting.values()),
+        reprint_cost_at_risk=sum(
+            (n * costs.get(service_id, Decimal(0)) for service_id, n in waiting.items()),
+            Decimal(0),
+        ),
         sms_sent=sent,
         sms_delivered=delivered,
         sms_delivery_rate=_share(delivered, sent),
@@ -321,16 +360,17 @@ def turnaround(
     """Turnaround and adherence of the documents ready in the period, per agency, service
     or centre; ordered by label."""
     key = GROUPS[by]
+    by_centre = by == "centre"
     counts = {
         row[key]: row
-        for row in _period(DailyFigures.objects.all(), filters)
+        for row in _period(_figures(filters, by_centre=by_centre), filters)
         .values(key)
         .annotate(ready_n=Sum("ready"), within_n=Sum("ready_within_promise"))
         .order_by()
     }
     histograms: dict[int, dict[int, int]] = defaultdict(dict)
     for row in (
-        _period(DailyDurations.objects.filter(measure=TURNAROUND), filters)
+        _period(_durations(filters, by_centre=by_centre).filter(measure=TURNAROUND), filters)
         .values(key, "days")
         .annotate(n=Sum("count"))
         .order_by()
@@ -371,7 +411,7 @@ def stage_times(filters: Filters) -> list[StageRow]:
     """Working days spent in each state, by the day it was left, in lifecycle order."""
     histograms: dict[str, dict[int, int]] = defaultdict(dict)
     for row in (
-        _period(DailyDurations.objects.filter(measure__startswith=STAGE), filters)
+        _period(_durations(filters).filter(measure__in=STAGE_MEASURES), filters)
         .values("measure", "days")
         .annotate(n=Sum("count"))
         .order_by()
@@ -387,19 +427,30 @@ def stage_times(filters: Filters) -> list[StageRow]:
     ]
 
 
+def backlog_by_service(filters: Filters) -> dict[int, int]:
+    """Today's uncollected documents per service (what ``headline`` needs of the backlog)."""
+    rows = (
+        _place(Backlog.objects.all(), filters)
+        .values("service_id")
+        .annotate(n=Sum("waiting"))
+        .order_by()
+        .values_list("service_id", "n")
+    )
+    return {service_id: int(n) for service_id, n in rows if n}
+
+
 def backlog(filters: Filters, *, today: date | None = None) -> list[BacklogRow]:
     """A snapshot of today's uncollected documents; ignores start and end."""
     today = today or timezone.localdate()
-    waiting = F("ready") - F("cohort_collected") - F("cohort_returned")
 
     def aged(newest: int, oldest: int | None) -> Sum:
-        condition = Q(day__lte=today - timedelta(days=newest)) if newest else Q()
+        condition = Q(ready_day__lte=today - timedelta(days=newest)) if newest else Q()
         if oldest is not None:
-            condition &= Q(day__gte=today - timedelta(days=oldest))
-        return Sum(waiting, filter=condition or None)
+            condition &= Q(ready_day__gte=today - timedelta(days=oldest))
+        return Sum("waiting", filter=condition or None)
 
     rows = (
-        _place(DailyFigures.objects.all(), filters)
+        _place(Backlog.objects.all(), filters)
         .values("centre_id", "service_id")
         .annotate(
             b0=aged(0, 7),
@@ -418,12 +469,13 @@ def backlog(filters: Filters, *, today: date | None = None) -> list[BacklogRow]:
         Centre.objects.filter(pk__in={c for c, _s, _b in found}).values_list("pk", "name")
     )
     services = {s.pk: s for s in Service.objects.filter(pk__in={s for _c, s, _b in found})}
+    names = {pk: _service_name(service) for pk, service in services.items()}
     result = [
         BacklogRow(
             centre_id=centre_id,
             centre=centres[centre_id],
             service_id=service_id,
-            service=_service_name(services[service_id]),
+            service=names[service_id],
             days_0_7=buckets[0],
             days_8_30=buckets[1],
             days_31_90=buckets[2],
