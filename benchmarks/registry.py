@@ -59,6 +59,7 @@ MODULES = [
     "benchmarks.status_updates",
     "benchmarks.scanning",
     "benchmarks.manifests",
+    "benchmarks.reports",
 ]
 
 
