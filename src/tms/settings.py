@@ -6,6 +6,7 @@ debug off), ``demo`` (make demo) or ``test`` (the test suite).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -81,6 +82,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every log line and every measured request has them.
+    "tms.core.request_context.RequestIdMiddleware",
+    "tms.core.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -250,14 +254,58 @@ SECURE_PROXY_SSL_HEADER = (
 )
 
 # --- Logging: no personal data; see docs/ARCHITECTURE.md ----------------------------------
+# TMS_LOG_FORMAT: "json" (one JSON object per line, for log collectors; the default in
+# production) or "plain" (one readable line; the default otherwise).
+# TMS_LOG_LEVEL: the root level (default INFO).
+TMS_LOG_FORMAT = os.environ.get("TMS_LOG_FORMAT", "json" if IS_PRODUCTION else "plain").lower()
+if TMS_LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured("TMS_LOG_FORMAT must be json or plain.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_id": {"()": "tms.core.logs.RequestIdFilter"},
+        # A safety net on the handler, so every logger's lines pass it: masks phone and
+        # ID numbers (the code should not log them in the first place).
+        "personal_data": {"()": "tms.core.logs.PersonalDataFilter"},
+        "no_template_context": {"()": "tms.core.logs.NoTemplateContextFilter"},
+    },
+    "formatters": {
+        "plain": {"()": "tms.core.logs.PlainFormatter"},
+        "json": {"()": "tms.core.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": TMS_LOG_FORMAT,
+            "filters": ["request_id", "personal_data"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("TMS_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # SQL statements carry personal data in their parameters: never below WARNING.
+        "django.db.backends": {"level": "WARNING"},
+        "django.template": {"filters": ["no_template_context"]},
+    },
 }
+
+# --- Health and metrics (/readyz, /metrics) -----------------------------------------------
+# TMS_METRICS_TOKEN: a scraper sending "Authorization: Bearer <token>" may read /metrics
+# (unset: no token is accepted).
+TMS_METRICS_TOKEN = os.environ.get("TMS_METRICS_TOKEN", "")
+# TMS_METRICS_ALLOW: comma-separated addresses or networks (CIDR) that may read /metrics
+# without the token (default: this machine only). Others get 404.
+TMS_METRICS_ALLOW = env_list("TMS_METRICS_ALLOW", "127.0.0.1,::1")
+for _network in TMS_METRICS_ALLOW:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TMS_METRICS_ALLOW: {_network!r} is not an address or network."
+        ) from None
+# TMS_METRICS_DIR: where `tms serve` keeps its worker processes' metrics, emptied at each
+# start (default: <TMS_DATA_DIR>/metrics); one directory per `tms serve`.
+TMS_METRICS_DIR = Path(os.environ.get("TMS_METRICS_DIR") or DATA_DIR / "metrics").resolve()
 
 # --- Public rate limits (SPEC §11): "count/period", period s, m, h or d ---------------------
 TMS_PROXY_COUNT = int(os.environ.get("TMS_PROXY_COUNT", "0"))
@@ -269,6 +317,11 @@ TMS_RATE_CALLBACK_PER_PHONE = os.environ.get("TMS_RATE_CALLBACK_PER_PHONE", "30/
 TMS_RATE_AGENCY_TOKEN = os.environ.get("TMS_RATE_AGENCY_TOKEN", "600/m")
 # The change feed serves events this old or older (longer than any transaction runs).
 TMS_CHANGE_FEED_SETTLE_SECONDS = int(os.environ.get("TMS_CHANGE_FEED_SETTLE_SECONDS", "30"))
+# Reports (SPEC §10): history events younger than this are left for the next rollup update
+# (a transaction may still commit an older one); SMS figures of the last N days are
+# recomputed at each update (delivery reports arrive late).
+TMS_REPORTS_SETTLE_SECONDS = int(os.environ.get("TMS_REPORTS_SETTLE_SECONDS", "60"))
+TMS_REPORTS_SMS_DAYS = int(os.environ.get("TMS_REPORTS_SMS_DAYS", "7"))
 # axes.W006: accounts are locked by username alone, deliberately: staff of one centre
 # share an address, and one mistyping colleague must not lock out the rest.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001", "axes.W006"]

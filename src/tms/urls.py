@@ -3,10 +3,13 @@ from django.urls import include, path
 
 from tms.api import api
 from tms.core import views as core_views
+from tms.core.metrics import metrics_view
 
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

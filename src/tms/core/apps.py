@@ -3,6 +3,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.apps import AppConfig
+from django.core.signals import request_finished
 from django.db.backends.signals import connection_created
 
 
@@ -21,9 +22,16 @@ class CoreConfig(AppConfig):
     verbose_name = "Core"
 
     def ready(self) -> None:
-        from tms.core import schedule, tasks
+        from django_tasks.signals import task_enqueued, task_finished, task_started
+
+        from tms.core import request_context, schedule, tasks
 
         connection_created.connect(use_sqlites_own_parameter_limit, dispatch_uid="core.sqlite")
+        request_finished.connect(request_context.forget_request_id, dispatch_uid="core.rid")
+        # A task's log lines carry the id of the request that enqueued it.
+        task_enqueued.connect(request_context.remember_request_of_task, dispatch_uid="core.rid")
+        task_started.connect(request_context.enter_request_of_task, dispatch_uid="core.rid")
+        task_finished.connect(request_context.leave_request_of_task, dispatch_uid="core.rid")
         schedule.register(
             schedule.Job("prune-finished-tasks", timedelta(days=1), tasks.prune_finished_tasks)
         )
