@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "tms.manifests",
     "tms.backlog",
     "tms.reports",
+    "tms.privacy",
     "tms.demo",
 ]
 
@@ -325,6 +326,10 @@ TMS_REPORTS_SMS_DAYS = int(os.environ.get("TMS_REPORTS_SMS_DAYS", "7"))
 # axes.W006: accounts are locked by username alone, deliberately: staff of one centre
 # share an address, and one mistyping colleague must not lock out the rest.
 SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001", "axes.W006"]
+
+# --- Personal data retention (SPEC §11) ---------------------------------------------------
+# Personal data of applications closed longer ago than this is anonymised by a daily job.
+TMS_PERSONAL_DATA_RETENTION_DAYS = int(os.environ.get("TMS_PERSONAL_DATA_RETENTION_DAYS", "730"))
 
 # --- Email (staff alerts) ---------------------------------------------------------------
 ADMINS = [("TMS operations", email) for email in env_list("TMS_ADMIN_EMAILS")]

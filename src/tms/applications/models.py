@@ -83,6 +83,8 @@ class Application(models.Model):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     status_changed_at = models.DateTimeField(_("status changed at"))
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
+    # When the retention job blanked its personal data (SPEC §11; tms.privacy).
+    anonymised_at = models.DateTimeField(_("personal data anonymised at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("application")
@@ -102,6 +104,13 @@ class Application(models.Model):
             models.Index(fields=["centre", "status", "ready_at"], name="application_centre_ready"),
             models.Index(
                 fields=["agency", "status", "lodged_at"], name="application_agency_lodged"
+            ),
+            # The retention job (tms.privacy): closed, not yet anonymised. Lodging pays
+            # nothing (closed_at is NULL then) and the index shrinks as the job works.
+            models.Index(
+                fields=["closed_at"],
+                condition=Q(closed_at__isnull=False, anonymised_at__isnull=True),
+                name="application_to_anonymise",
             ),
             # The reports' breaches list: open applications past their promised date.
             models.Index(fields=["status", "due_date"], name="application_status_due"),
