@@ -24,6 +24,7 @@ from tms.applications.references import with_check_digit
 from tms.core.metrics import DatabaseCollector, scrape
 from tms.core.tests.test_processes import free_port
 from tms.notifications.models import Message, MessageState
+from tms.testing.browser import server_env
 from tms.testing.builders import lodge
 from tms.tracking.models import LookupTally
 
@@ -231,15 +232,7 @@ def test_several_processes_add_up_in_multiprocess_mode(tmp_path: Path):
 
 
 def test_the_served_application_adds_up_its_worker_processes(tmp_path: Path):
-    env = {
-        **os.environ,
-        "TMS_MODE": "production",
-        "TMS_SECRET_KEY": "a-test-secret-key-that-is-long-enough-for-django-1234567890",
-        "TMS_DATA_DIR": str(tmp_path),
-        "TMS_ALLOWED_HOSTS": "127.0.0.1",
-        "TMS_SECURE_COOKIES": "0",
-    }
-    env.pop("TMS_DATABASE_URL", None)
+    env = server_env(tmp_path, "production")  # its own SQLite file, no outside TMS_*
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
