@@ -9,10 +9,10 @@ adapter is chosen once from the field's type and is the backend's own, so what l
 the database is what ``bulk_create`` would write (a test compares the two). Objects get
 no primary key back, and ``auto_now`` fields must be set by the caller.
 
-On PostgreSQL the trade is closer: Django 5.2 inserts there with ``UNNEST`` (one array a
-column), and a thousand history events alone went in faster that way (62 against 94 ms
-here), but the 100,000-row manifest, whose outbox rows have twice the columns, took
-61.0 s with ``bulk_create`` on PostgreSQL against 53.6 s with this (one run each)."""
+On PostgreSQL the trade is not settled: Django 5.2 inserts there with ``UNNEST`` (one
+array a column), and a thousand history events alone went in faster that way (62 against
+94 ms here); whole 100,000-row manifests took 53.6 and 75.4 s with this and 61.0 s with
+``bulk_create`` (one run each, on a server busy with other work), too noisy to choose by."""
 
 from __future__ import annotations
 
