@@ -16,18 +16,10 @@ from django.utils.translation import gettext_lazy as _
 from tms.directory.models import Agency, Centre, Service
 
 
-class DailyFigures(models.Model):
-    """Counters for one day, agency, service and centre.
-
-    ``ready*`` and ``cohort_*`` are counted on the day the document became ready (so the
-    backlog of a ready day is ``ready - cohort_collected - cohort_returned``); the other
-    counters on the day the thing happened."""
-
-    day = models.DateField(_("day"))
-    # Derived data: deleting reference data takes its rollups with it.
-    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, db_index=False, related_name="+")
-    service = models.ForeignKey(Service, on_delete=models.CASCADE, db_index=False, related_name="+")
-    centre = models.ForeignKey(Centre, on_delete=models.CASCADE, db_index=False, related_name="+")
+class Counters(models.Model):
+    """The figures counted per day (``rollups.FIGURES``): ``ready*`` and ``cohort_*`` on the
+    day the document became ready (so the backlog of a ready day is ``ready -
+    cohort_collected - cohort_returned``), the others on the day the thing happened."""
 
     lodged = models.IntegerField(default=0)
     ready = models.IntegerField(default=0)
@@ -40,6 +32,19 @@ class DailyFigures(models.Model):
     returned = models.IntegerField(default=0)
     rejected = models.IntegerField(default=0)
     cancelled = models.IntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class DailyFigures(Counters):
+    """Counters for one day, agency, service and centre."""
+
+    day = models.DateField(_("day"))
+    # Derived data: deleting reference data takes its rollups with it.
+    agency = models.ForeignKey(Agency, on_delete=models.CASCADE, db_index=False, related_name="+")
+    service = models.ForeignKey(Service, on_delete=models.CASCADE, db_index=False, related_name="+")
+    centre = models.ForeignKey(Centre, on_delete=models.CASCADE, db_index=False, related_name="+")
 
     class Meta:
         verbose_name = _("daily figures")
@@ -80,24 +85,12 @@ class DailyDurations(models.Model):
         return f"{self.day} {self.measure} {self.days}d x{self.count}"
 
 
-class DailyFiguresByService(models.Model):
+class DailyFiguresByService(Counters):
     """``DailyFigures`` summed over centres: what views without a centre filter read."""
 
     day = models.DateField(_("day"))
     agency = models.ForeignKey(Agency, on_delete=models.CASCADE, db_index=False, related_name="+")
     service = models.ForeignKey(Service, on_delete=models.CASCADE, db_index=False, related_name="+")
-
-    lodged = models.IntegerField(default=0)
-    ready = models.IntegerField(default=0)
-    ready_within_promise = models.IntegerField(default=0)
-    cohort_collected = models.IntegerField(default=0)
-    cohort_collected_within_30 = models.IntegerField(default=0)
-    cohort_returned = models.IntegerField(default=0)
-    collected = models.IntegerField(default=0)
-    collected_after_reminder = models.IntegerField(default=0)
-    returned = models.IntegerField(default=0)
-    rejected = models.IntegerField(default=0)
-    cancelled = models.IntegerField(default=0)
 
     class Meta:
         verbose_name = _("daily figures by service")
