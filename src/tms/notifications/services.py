@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import mail_admins
 from django.db import IntegrityError, connection, models, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from tms.applications.models import Application
@@ -353,10 +354,12 @@ def _send(gateway: SmsGateway, body: str, batch: list[Claimed]) -> list[tuple[Cl
         if exc.maybe_accepted:
             unknown = FateUnknown(str(exc)[:150])
             return [(item, unknown) for item in batch]
-        failure = Outcome.TEMPORARY, f"gateway: {exc}"
+        _gateway_down.set()
+        failure = Outcome.TEMPORARY, f"{GATEWAY_DOWN_REASON}{exc}"
     except Exception as exc:  # a bug or an unexpected answer: retry rather than lose
         logger.exception("SMS gateway call failed unexpectedly")
-        failure = Outcome.TEMPORARY, f"error: {type(exc).__name__}"
+        _gateway_down.set()
+        failure = Outcome.TEMPORARY, f"{UNEXPECTED_REASON}{type(exc).__name__}"
     else:
         by_number = {result.number: result for result in results}
         return [
@@ -374,6 +377,27 @@ def _send(gateway: SmsGateway, body: str, batch: list[Claimed]) -> list[tuple[Cl
         (item, RecipientResult(item.to, outcome, None, status[:40], None, None, ""))
         for item in batch
     ]
+
+
+# Set by this process when a whole request to the gateway failed. When one succeeds again,
+# the messages waiting out their back-off are made due at once, so the backlog drains in
+# priority order (replies first) instead of in the order their back-offs happen to end.
+_gateway_down = threading.Event()
+GATEWAY_DOWN_REASON = "gateway: "
+UNEXPECTED_REASON = "error: "
+
+
+def retries_bring_forward(*, now: datetime) -> int:
+    """Make due now the messages held back only because the gateway was down."""
+    held = Q()
+    for reason in (GATEWAY_DOWN_REASON, UNEXPECTED_REASON):
+        held |= Q(failure_reason__startswith=f"retrying: {reason}")
+    brought = Message.objects.filter(
+        held, state=MessageState.QUEUED, next_attempt_at__gt=now
+    ).update(next_attempt_at=now)
+    if brought:
+        logger.info("SMS gateway answers again: %d waiting messages made due", brought)
+    return brought
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -507,6 +531,9 @@ def dispatch_due(
         with ThreadPoolExecutor(max_workers=min(concurrency, len(requests))) as pool:
             results = list(pool.map(lambda request: _send(gateway, *request), requests))
     _record((pair for batch in results for pair in batch), now=timezone.now(), summary=summary)
+    if summary.accepted and _gateway_down.is_set():
+        _gateway_down.clear()
+        retries_bring_forward(now=timezone.now())
     return summary
 
 

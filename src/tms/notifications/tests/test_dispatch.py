@@ -21,6 +21,14 @@ def no_quiet_hours(settings):
     settings.TMS_QUIET_HOURS = ""
 
 
+@pytest.fixture(autouse=True)
+def gateway_seen_up():
+    # Whether this process saw the gateway down outlives a test; start each from "up".
+    services._gateway_down.clear()
+    yield
+    services._gateway_down.clear()
+
+
 @pytest.fixture
 def sim() -> Iterator[AtSimulator]:
     with AtSimulator(api_key=KEY, username="tms", seed=3) as simulator:
@@ -180,3 +188,43 @@ def test_delivery_reports_from_the_gateway_complete_each_message(sim, gateway, l
     assert states() == {A: MessageState.DELIVERED, B: MessageState.FAILED}
     assert Message.objects.get(to=B).failure_reason == "UserIsInactive"
     assert Message.objects.get(to=A).network_code == "63902"
+
+
+@pytest.mark.django_db
+def test_when_the_gateway_answers_again_the_backlog_drains_replies_first(sim, gateway):
+    # Queued while the gateway was down: each waits out its own back-off afterwards.
+    sim.set_mode(http_status=503)
+    queue(A, "Your ID card is ready.")
+    services.dispatch_due(gateway=gateway)
+    services.reply_queue(to=B, text="Ref 1111: being processed.", language="en")
+    services.dispatch_due(gateway=gateway)
+    assert Message.objects.filter(state=MessageState.QUEUED, attempts=1).count() == 2
+    assert services.dispatch_due(gateway=gateway).claimed == 0  # both are backing off
+
+    # Back up: the first message sent after the outage makes the waiting ones due at once.
+    sim.set_mode()
+    queue(C, "Your passport is ready.")
+    first = services.dispatch_due(gateway=gateway, limit=1)
+    assert first.accepted == 1
+    rest = services.dispatch_due(gateway=gateway, limit=1)
+    last = services.dispatch_due(gateway=gateway, limit=1)
+
+    assert (rest.accepted, last.accepted) == (1, 1)
+    assert [record.number for record in sim.records] == [C, B, A]  # the reply before A
+    assert set(states().values()) == {MessageState.SENT}
+
+
+@pytest.mark.django_db
+def test_a_send_in_a_process_that_saw_no_outage_leaves_back_offs_alone(sim, gateway):
+    queue(A)
+    sim.set_mode(http_status=503)
+    services.dispatch_due(gateway=gateway)
+    sim.set_mode()
+    waiting = Message.objects.get(to=A).next_attempt_at
+
+    # Another process, which never met the outage, sends successfully.
+    services._gateway_down.clear()
+    queue(B)
+    services.dispatch_due(gateway=gateway)
+
+    assert Message.objects.get(to=A).next_attempt_at == waiting
