@@ -86,6 +86,8 @@ MIDDLEWARE = [
     # First, so that every log line and every measured request has them.
     "tms.core.request_context.RequestIdMiddleware",
     "tms.core.metrics.RequestMetricsMiddleware",
+    # A database outage answers 503 at once (measured, and with its request id).
+    "tms.core.outage.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -361,6 +363,9 @@ TMS_SMS_SWEEP_SECONDS = int(os.environ.get("TMS_SMS_SWEEP_SECONDS", "60"))
 TMS_SMS_BATCH = int(os.environ.get("TMS_SMS_BATCH", "500"))
 TMS_SMS_CONCURRENCY = int(os.environ.get("TMS_SMS_CONCURRENCY", "8"))
 TMS_SCHEDULE_CHECK_SECONDS = float(os.environ.get("TMS_SCHEDULE_CHECK_SECONDS", "5"))
+# A worker beats this often; one silent for TMS_WORKER_LOST_SECONDS has its task released.
+TMS_WORKER_HEARTBEAT_SECONDS = float(os.environ.get("TMS_WORKER_HEARTBEAT_SECONDS", "5"))
+TMS_WORKER_LOST_SECONDS = float(os.environ.get("TMS_WORKER_LOST_SECONDS", "30"))
 if TMS_SMS_BACKEND not in {"console", "africastalking"}:
     raise ImproperlyConfigured("TMS_SMS_BACKEND must be console or africastalking.")
 if TMS_SMS_BACKEND == "africastalking" and not TMS_AT_API_KEY:

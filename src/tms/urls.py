@@ -5,6 +5,8 @@ from tms.api import api
 from tms.core import views as core_views
 from tms.core.metrics import metrics_view
 
+handler500 = "tms.core.outage.server_error"
+
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", core_views.healthz, name="healthz"),

@@ -1,7 +1,9 @@
 """``tms worker``: runs background tasks from every queue, and the scheduled jobs.
 
 Any number of workers may run, on any machines: each task is claimed by one
-worker, and each scheduled job runs once per period (see tms.core.schedule).
+worker, and each scheduled job runs once per period (see tms.core.schedule). A
+worker rides out database restarts, and the task of a worker that died is run
+again by another (see tms.core.workers).
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.conf import settings
+from django.core.management.base import CommandError
 from django.db import close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
 from tms.core import schedule
+from tms.core.workers import TaskWorker, run_heartbeat
 
 logger = logging.getLogger("tms.worker")
 
@@ -28,6 +32,7 @@ def run_scheduler(stop: threading.Event) -> None:
         except Exception:
             # A database restart must not kill the scheduler; it tries again shortly.
             logger.exception("scheduled jobs check failed")
+            connection.close()
         stop.wait(settings.TMS_SCHEDULE_CHECK_SECONDS)
     connection.close()
 
@@ -43,10 +48,33 @@ class Command(DatabaseWorkerCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options.get("reload"):
+            raise CommandError("tms worker does not reload; restart it instead.")
+        self.configure_logging(options["verbosity"])
+        queues = options["queue_name"].split(",")
+        excluded = options["exclude_queues"].split(",") if options["exclude_queues"] else []
+        if excluded and "*" not in queues:
+            raise CommandError("--exclude-queues can only be used with --queue-name=*")
+        worker = TaskWorker(
+            queue_names=queues,
+            interval=options["interval"],
+            batch=options["batch"],
+            backend_name=options["backend_name"],
+            startup_delay=options["startup_delay"],
+            max_tasks=options["max_tasks"],
+            worker_id=options["worker_id"],
+            excluded_queue_names=excluded,
+        )
         stop = threading.Event()
-        if not options.pop("no_schedule") and not options.get("batch"):
-            threading.Thread(target=run_scheduler, args=(stop,), daemon=True).start()
+        threads = [threading.Thread(target=run_heartbeat, args=(worker, stop), daemon=True)]
+        if not options["no_schedule"] and not options["batch"]:
+            threads.append(threading.Thread(target=run_scheduler, args=(stop,), daemon=True))
+        for thread in threads:
+            thread.start()
+        worker.configure_signals()
         try:
-            super().handle(*args, **options)
+            worker.run()
         finally:
             stop.set()
+            for thread in threads:
+                thread.join(timeout=5)
