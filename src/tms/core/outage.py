@@ -25,6 +25,11 @@ RETRY_AFTER_SECONDS = 30
 UNAVAILABLE = (OperationalError, InterfaceError)
 
 
+def database_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` says the database could not be reached (rather than a bug)."""
+    return isinstance(error, UNAVAILABLE)
+
+
 def unavailable_response(request: HttpRequest) -> HttpResponse:
     # Logged once here, as a warning: an outage must not send a traceback per request.
     logger.warning("database unavailable: %s %s answered 503", request.method, request.path)

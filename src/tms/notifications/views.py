@@ -23,6 +23,7 @@ from tms.accounts.access import acting, staff_required
 from tms.accounts.roles import Capability, Role
 from tms.accounts.scope import NotAllowed
 from tms.applications.references import ReferenceTypingError
+from tms.core.outage import database_unavailable
 from tms.notifications.models import Message, MessageState
 from tms.notifications.selectors import message_list
 from tms.notifications.services import active_pause, delivery_report_record, message_resend
@@ -60,9 +61,12 @@ def delivery_report(request: HttpRequest) -> HttpResponse:
             failure_reason=request.POST.get("failureReason", "").strip(),
             network_code=request.POST.get("networkCode", "").strip(),
         )
-    except Exception:
+    except Exception as error:
         # The gateway retries on errors; a report we cannot record must not loop forever.
-        logger.exception("could not record a delivery report")
+        if database_unavailable(error):
+            logger.warning("could not record a delivery report: the database is unavailable")
+        else:
+            logger.exception("could not record a delivery report")
         return HttpResponse("not recorded", status=503, content_type="text/plain")
     return HttpResponse("ok", content_type="text/plain")
 

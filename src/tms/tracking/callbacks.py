@@ -18,6 +18,7 @@ from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from tms.core.outage import database_unavailable
 from tms.core.phones import InvalidPhoneNumber, normalise_phone
 from tms.notifications.views import callback_token_required
 from tms.tracking.inbound_sms import inbound_sms_handle
@@ -38,6 +39,10 @@ INBOUND_SEEN_TTL = 24 * 3600
 
 
 def _log_failure(what: str, error: Exception) -> None:
+    if database_unavailable(error):
+        # An outage: one line each, not a traceback mailed per callback.
+        logger.warning("%s: the database is unavailable", what)
+        return
     # Where it failed, without the exception's message: a database error can quote the
     # row (a phone number) in it.
     frames = "".join(traceback.format_tb(error.__traceback__))

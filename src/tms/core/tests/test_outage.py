@@ -1,13 +1,11 @@
 """While the database cannot be reached, every request fails cleanly and at once: 503
 with Retry-After, a problem document under /api/v1/, a page elsewhere; no traceback
-logged per request. The database really is unreachable here (a closed port for
-PostgreSQL, a missing directory for SQLite), and is reached again afterwards."""
+logged per request. The database really is unreachable here (tms.testing.database),
+and is reached again afterwards."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -16,35 +14,14 @@ from django.test import Client
 
 from tms.applications.references import with_check_digit
 from tms.core import outage
+from tms.testing import database
 
 REFERENCE = with_check_digit("482177309155")  # well formed; no such application
 
 
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])  # closed again when the block ends
-
-
-@contextlib.contextmanager
-def unreachable_database() -> Iterator[None]:
-    saved = dict(connection.settings_dict)
-    connection.close()
-    if connection.vendor == "postgresql":
-        connection.settings_dict.update(HOST="127.0.0.1", PORT=closed_port())
-    else:
-        connection.settings_dict["NAME"] = "/nonexistent-directory/tms.sqlite3"
-    try:
-        yield
-    finally:
-        connection.close()
-        connection.settings_dict.clear()
-        connection.settings_dict.update(saved)
-
-
 @pytest.fixture
 def database_down() -> Iterator[None]:
-    with unreachable_database():
+    with database.unreachable(connection):
         yield
 
 
@@ -94,7 +71,7 @@ def test_an_outage_met_before_the_view_is_a_503_too(database_down, client, caplo
 
 @pytest.mark.django_db(transaction=True)
 def test_requests_are_served_again_once_the_database_is_back(client):
-    with unreachable_database():
+    with database.unreachable(connection):
         assert client.get(f"/api/v1/track/{REFERENCE}").status_code == 503
 
     # The same process, no restart: the next request opens a new connection.

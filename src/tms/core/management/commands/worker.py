@@ -8,6 +8,7 @@ again by another (see tms.core.workers).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from argparse import ArgumentParser
@@ -15,10 +16,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import CommandError
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
 from tms.core import schedule
+from tms.core.outage import database_unavailable
 from tms.core.workers import TaskWorker, run_heartbeat
 
 logger = logging.getLogger("tms.worker")
@@ -29,10 +31,14 @@ def run_scheduler(stop: threading.Event) -> None:
         close_old_connections()
         try:
             schedule.run_due_jobs()
-        except Exception:
+        except DatabaseError as error:
             # A database restart must not kill the scheduler; it tries again shortly.
+            level = logging.WARNING if database_unavailable(error) else logging.ERROR
+            logger.log(level, "scheduled jobs check failed (%s)", type(error).__name__)
+            with contextlib.suppress(DatabaseError):
+                connection.close()
+        except Exception:
             logger.exception("scheduled jobs check failed")
-            connection.close()
         stop.wait(settings.TMS_SCHEDULE_CHECK_SECONDS)
     connection.close()
 
