@@ -4,24 +4,36 @@ identical requests at the same moment: the second waits for the first's answer."
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    transaction,
+)
 from django.utils import timezone
 
 from tms.core.problems import Problem
 from tms.directory.models import Agency
 from tms.integrations.models import IdempotencyRecord
 
+logger = logging.getLogger(__name__)
 KEEP_FOR = timedelta(hours=24)
 WAIT_FOR_FIRST = 30.0  # seconds a duplicate waits for the first request to finish
-# A key still "in progress" after this long belongs to a process that died.
-ABANDONED_AFTER = timedelta(minutes=5)
+# A key still "in progress" after this long belongs to a request that died: a web worker
+# answers within gunicorn's 60 s timeout or is killed.
+ABANDONED_AFTER = timedelta(minutes=2)
+FREE_KEY_PATIENCE = 8.0  # seconds to wait for the database to free a failed request's key
 MAX_KEY_LENGTH = 255
 
 
@@ -56,13 +68,30 @@ def run_once(
     try:
         status, body = handler()
     except BaseException:
-        # Nothing was answered: free the key so the client's retry runs again.
-        IdempotencyRecord.objects.filter(pk=record.pk).delete()
+        _free_key(record.pk)
         raise
     IdempotencyRecord.objects.filter(pk=record.pk).update(
         status_code=status, response_body=json.dumps(body, default=str)
     )
     return status, body
+
+
+def _free_key(pk: int) -> None:
+    """Nothing was answered: free the key so the client's retry runs again. If the
+    database went away mid-request, it is usually back within seconds (a restart): wait
+    for it briefly; failing that, the key counts as abandoned after ABANDONED_AFTER."""
+    deadline = time.monotonic() + FREE_KEY_PATIENCE
+    while True:
+        try:
+            IdempotencyRecord.objects.filter(pk=pk).delete()
+            return
+        except (OperationalError, InterfaceError):
+            if time.monotonic() > deadline:
+                logger.warning("an idempotency key stays taken: the database is unavailable")
+                return
+            with contextlib.suppress(DatabaseError):
+                connection.close()
+            time.sleep(0.5)
 
 
 def _replay(*, agency: Agency, key: str, fingerprint: str) -> tuple[int, Any]:

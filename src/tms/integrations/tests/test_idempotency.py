@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -19,6 +20,7 @@ from tms.integrations import idempotency
 from tms.integrations.idempotency import KEEP_FOR, prune
 from tms.integrations.models import IdempotencyRecord
 from tms.integrations.tests.conftest import AgencyClient
+from tms.testing import database
 from tms.testing.threads import run_in_threads
 
 TIMEOUT = 60
@@ -132,6 +134,29 @@ def test_a_request_that_crashed_frees_its_key_for_the_retry(nrb_api, item, monke
     monkeypatch.setattr(agency_api, "applications_lodge_bulk", real)
     retry = nrb_api.lodge(item("NRB-0001"), key="batch-1")
     assert retry.json()["results"][0]["status"] == "lodged"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_restart_mid_request_frees_the_key_once_it_is_back(nrb_api, item, monkeypatch):
+    """The database goes away during the request and is back a second later: the
+    answer is a 503, and the retry with the same key runs (not "still being processed")."""
+    real = agency_api.applications_lodge_bulk
+    request_connection = connection  # this thread's: the test client runs the view here
+
+    def database_restarts(**kwargs: Any) -> Any:
+        threading.Timer(1.0, database.take_away(request_connection)).start()
+        return real(**kwargs)  # its first query fails: the database is away
+
+    monkeypatch.setattr(agency_api, "applications_lodge_bulk", database_restarts)
+    first = nrb_api.lodge(item("NRB-0001"), key="batch-1")
+    assert_problem(first, 503, "unavailable")
+    assert not IdempotencyRecord.objects.exists()
+
+    monkeypatch.setattr(agency_api, "applications_lodge_bulk", real)
+    retry = nrb_api.lodge(item("NRB-0001"), key="batch-1")
+    assert retry.status_code == 200, retry.content
+    assert retry.json()["results"][0]["status"] == "lodged"
+    assert Application.objects.count() == 1
 
 
 @pytest.mark.django_db
