@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
+import time as time_module
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +16,15 @@ from datetime import datetime, time, timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import mail_admins
-from django.db import IntegrityError, connection, models, transaction
+from django.db import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connection,
+    models,
+    transaction,
+)
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -481,6 +491,44 @@ def _record(
         _apply_waiting_reports([gid for gid in accepted_ids if gid])
 
 
+RECORD_PATIENCE_SECONDS = 120.0
+
+
+def _record_surviving_outages(
+    outcomes: list[tuple[Claimed, Result]], *, summary: DispatchSummary
+) -> None:
+    """The gateway has answered; only we know what it said. If the database is away (a
+    restart), keep the answers and try again rather than let the claims lapse: a lapsed
+    claim whose delivery report is also lost would be sent a second time."""
+    delay, waited = 0.5, 0.0
+    while True:
+        attempt = DispatchSummary()  # a failed try's counts must not be kept
+        try:
+            _record(outcomes, now=timezone.now(), summary=attempt)
+        except (OperationalError, InterfaceError) as error:
+            if waited >= RECORD_PATIENCE_SECONDS:
+                raise
+            logger.warning(
+                "could not record %d send outcomes (%s); retrying in %.1f s",
+                len(outcomes),
+                type(error).__name__,
+                delay,
+            )
+            with contextlib.suppress(DatabaseError):
+                connection.close()
+            time_module.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, 8.0)
+            continue
+        summary.accepted += attempt.accepted
+        summary.failed += attempt.failed
+        summary.retrying += attempt.retrying
+        summary.paused = summary.paused or attempt.paused
+        for outcome, count in attempt.outcomes.items():
+            summary.outcomes[outcome] = summary.outcomes.get(outcome, 0) + count
+        return
+
+
 OUTCOME_FIELDS = [
     "state", "attempts", "lease_expires_at", "gateway_status", "failure_reason",
     "gateway_message_id", "cost", "currency", "sent_at", "finished_at", "next_attempt_at",
@@ -530,7 +578,7 @@ def dispatch_due(
     else:
         with ThreadPoolExecutor(max_workers=min(concurrency, len(requests))) as pool:
             results = list(pool.map(lambda request: _send(gateway, *request), requests))
-    _record((pair for batch in results for pair in batch), now=timezone.now(), summary=summary)
+    _record_surviving_outages([pair for batch in results for pair in batch], summary=summary)
     if summary.accepted and _gateway_down.is_set():
         _gateway_down.clear()
         retries_bring_forward(now=timezone.now())

@@ -1,9 +1,11 @@
 """The dispatcher against the loopback Africa's Talking simulator (real HTTP both ways)."""
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from tms.notifications import services, tasks
@@ -11,6 +13,7 @@ from tms.notifications.gateways.africastalking import AfricasTalkingGateway
 from tms.notifications.models import Message, MessageState, SendingPause
 from tms.notifications.rendering import Rendered
 from tms.notifications.tests.simulator import AtSimulator
+from tms.testing import database
 
 KEY = "dispatch-test-key"
 A, B, C = "+254711000111", "+254722000222", "+254733000333"
@@ -228,3 +231,23 @@ def test_a_send_in_a_process_that_saw_no_outage_leaves_back_offs_alone(sim, gate
     services.dispatch_due(gateway=gateway)
 
     assert Message.objects.get(to=A).next_attempt_at == waiting
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outcomes_wait_for_a_database_restart_instead_of_being_lost(sim, gateway, monkeypatch):
+    """The gateway took the message, then the database went away for a second: the
+    outcome is recorded when it is back, so the claim never lapses into a resend."""
+    real_send = gateway.send
+
+    def send_then_restart(**kwargs):
+        answer = real_send(**kwargs)
+        threading.Timer(1.0, database.take_away(connection)).start()
+        return answer
+
+    monkeypatch.setattr(gateway, "send", send_then_restart)
+    queue(A)  # committed: the send task runs at once (the test task backend)
+
+    message = Message.objects.get()
+    assert message.state == MessageState.SENT and message.gateway_message_id
+    assert message.attempts == 1
+    assert len(sim.records) == 1
