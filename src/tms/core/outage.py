@@ -30,6 +30,13 @@ def database_unavailable(error: BaseException) -> bool:
     return isinstance(error, UNAVAILABLE)
 
 
+def already_logged(response: HttpResponse) -> HttpResponse:
+    """Django logs every 5xx answer as an error (mailed to administrators); an answer whose
+    cause was logged already, as a warning, is marked so it is not logged twice."""
+    response._has_been_logged = True  # type: ignore[attr-defined]
+    return response
+
+
 def unavailable_response(request: HttpRequest) -> HttpResponse:
     # Logged once here, as a warning: an outage must not send a traceback per request.
     logger.warning("database unavailable: %s %s answered 503", request.method, request.path)
@@ -46,8 +53,7 @@ def unavailable_response(request: HttpRequest) -> HttpResponse:
     else:
         response = render(request, "core/unavailable.html", status=503)
         response["Retry-After"] = headers["Retry-After"]
-    response._has_been_logged = True  # type: ignore[attr-defined]
-    return response
+    return already_logged(response)
 
 
 class DatabaseUnavailableMiddleware:

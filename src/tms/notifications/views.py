@@ -23,7 +23,7 @@ from tms.accounts.access import acting, staff_required
 from tms.accounts.roles import Capability, Role
 from tms.accounts.scope import NotAllowed
 from tms.applications.references import ReferenceTypingError
-from tms.core.outage import database_unavailable
+from tms.core.outage import already_logged, database_unavailable
 from tms.notifications.models import Message, MessageState
 from tms.notifications.selectors import message_list
 from tms.notifications.services import active_pause, delivery_report_record, message_resend
@@ -67,7 +67,7 @@ def delivery_report(request: HttpRequest) -> HttpResponse:
             logger.warning("could not record a delivery report: the database is unavailable")
         else:
             logger.exception("could not record a delivery report")
-        return HttpResponse("not recorded", status=503, content_type="text/plain")
+        return already_logged(HttpResponse("not recorded", status=503, content_type="text/plain"))
     return HttpResponse("ok", content_type="text/plain")
 
 

@@ -18,7 +18,7 @@ from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from tms.core.outage import database_unavailable
+from tms.core.outage import already_logged, database_unavailable
 from tms.core.phones import InvalidPhoneNumber, normalise_phone
 from tms.notifications.views import callback_token_required
 from tms.tracking.inbound_sms import inbound_sms_handle
@@ -109,5 +109,5 @@ def incoming_sms(request: HttpRequest) -> HttpResponse:
         _log_failure("incoming SMS not handled", error)
         if seen_key:
             cache.delete(seen_key)  # so that a retry is answered
-        return _plain_text("not handled", status=503)
+        return already_logged(_plain_text("not handled", status=503))
     return _plain_text("ok")
