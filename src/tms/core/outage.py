@@ -9,6 +9,8 @@ import logging
 import sys
 from typing import Any
 
+from django.contrib.sessions.exceptions import SessionInterrupted
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -54,6 +56,28 @@ def unavailable_response(request: HttpRequest) -> HttpResponse:
         response = render(request, "core/unavailable.html", status=503)
         response["Retry-After"] = headers["Retry-After"]
     return already_logged(response)
+
+
+def _caused_by_outage(error: BaseException) -> bool:
+    cause: BaseException | None = error
+    while cause is not None:
+        if database_unavailable(cause):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+class SessionMiddleware(DjangoSessionMiddleware):
+    """Django turns any database error while saving a session into "the session was
+    deleted" (400). During an outage that is a 503 like any other request's."""
+
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        try:
+            return super().process_response(request, response)
+        except SessionInterrupted as error:
+            if _caused_by_outage(error):
+                return unavailable_response(request)
+            raise
 
 
 class DatabaseUnavailableMiddleware:

@@ -9,7 +9,9 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
+from django.http import HttpResponse
 from django.test import Client
 
 from tms.applications.references import with_check_digit
@@ -86,3 +88,21 @@ def test_other_errors_are_still_500s(rf):
     except RuntimeError:
         response = outage.server_error(request)
     assert response.status_code == 500
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_that_cannot_be_saved_in_an_outage_is_a_503_not_a_400(rf):
+    store = SessionStore()
+    store["scans"] = [1]
+    store.create()
+    request = rf.post("/staff/scan/json/")
+    request.session = SessionStore(session_key=store.session_key)
+    request.session["scans"] = [1, 2]  # changed: saved on the way out
+
+    with database.unreachable(connection):
+        response = outage.SessionMiddleware(lambda r: HttpResponse()).process_response(
+            request, HttpResponse("scanned")
+        )
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "30"
