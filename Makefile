@@ -7,7 +7,7 @@ DEMO_ENV := TMS_MODE=demo TMS_DATA_DIR=$(CURDIR)/var/demo
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test lint bench install clean messages
+.PHONY: demo test lint bench install clean messages rehearsal
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ lint: $(STAMP)
 	TMS_MODE=test $(BIN)/mypy src benchmarks
 	TMS_MODE=test $(BIN)/tms makemigrations --check --dry-run
 	TMS_MODE=test $(BIN)/python -m tms.core.translations --check
+
+# Two web and two worker processes on PostgreSQL and Redis under load, with faults (issue 8).
+rehearsal: $(STAMP)
+	$(BIN)/python -m tms.testing.rehearsal $(REHEARSAL_ARGS)
 
 bench: $(STAMP)
 	@command -v wrk >/dev/null || echo "note: the lookups benchmark needs wrk (apt-get install -y wrk); it is skipped without it"
