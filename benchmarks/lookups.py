@@ -241,9 +241,16 @@ class Closed:
 _SIZE = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
 
 
-def _wrk(server: Server, paths: Path, seconds: float, script: Path) -> Closed:
+def _wrk(
+    server: Server,
+    paths: Path,
+    seconds: float,
+    script: Path,
+    connections: int = CONNECTIONS,
+    threads: int = WRK_THREADS,
+) -> Closed:
     command = [
-        "wrk", f"-t{WRK_THREADS}", f"-c{CONNECTIONS}", f"-d{seconds:g}s", "--timeout", "10s",
+        "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s",
         "-s", str(script), server.url, "--", str(paths),
     ]  # fmt: skip
     load = os.getloadavg()[0]
@@ -593,6 +600,27 @@ def _commit() -> str:
     return f"{head}{' with uncommitted changes under src/' if dirty else ''}"
 
 
+def production_env(workdir: Path) -> dict[str, str]:
+    """``tms serve``'s environment: production settings on the SQLite file in ``workdir``,
+    plain HTTP on loopback, the lookup limits raised so that the limiter runs but never
+    refuses the one address all the load comes from; default (locmem) cache."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tms.settings",
+        "TMS_MODE": "production",
+        "TMS_SECRET_KEY": SECRET,
+        "TMS_DATA_DIR": str(workdir),
+        "TMS_ALLOWED_HOSTS": "127.0.0.1",
+        "TMS_SECURE_COOKIES": "0",
+        "TMS_RATE_LOOKUP_PER_ADDRESS": "1000000/m",
+        "TMS_RATE_LOOKUP_PER_REFERENCE": "1000000/m",
+        "TMS_LOG_LEVEL": "WARNING",
+    }
+    for name in ("TMS_DATABASE_URL", "TMS_CACHE_URL", "TMS_DEBUG", "TMS_PROXY_COUNT"):
+        env.pop(name, None)
+    return env
+
+
 def _redis_available() -> bool:
     try:
         with socket.create_connection(("127.0.0.1", 6379), timeout=2) as s:
@@ -646,20 +674,7 @@ def run(options: Options) -> Result:
         script.write_text(WRK_SCRIPT)
         logs = workdir / "servers.log"
 
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tms.settings",
-            "TMS_MODE": "production",
-            "TMS_SECRET_KEY": SECRET,
-            "TMS_DATA_DIR": str(workdir),
-            "TMS_ALLOWED_HOSTS": "127.0.0.1",
-            "TMS_SECURE_COOKIES": "0",
-            "TMS_RATE_LOOKUP_PER_ADDRESS": "1000000/m",
-            "TMS_RATE_LOOKUP_PER_REFERENCE": "1000000/m",
-            "TMS_LOG_LEVEL": "WARNING",
-        }
-        for name in ("TMS_DATABASE_URL", "TMS_CACHE_URL", "TMS_DEBUG", "TMS_PROXY_COUNT"):
-            env.pop(name, None)
+        env = production_env(workdir)
         subprocess.run(  # noqa: S603 - production needs the static manifest
             [*TMS, "collectstatic", "--noinput", "-v0"], env=env, check=True
         )

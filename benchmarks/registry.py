@@ -56,6 +56,7 @@ MODULES = [
     "benchmarks.sms_dispatch",
     "benchmarks.sms_campaign",
     "benchmarks.lookups",
+    "benchmarks.serve_processes",
     "benchmarks.status_updates",
     "benchmarks.scanning",
     "benchmarks.manifests",
