@@ -73,3 +73,15 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path: Path):
     )
     assert result.returncode != 0
     assert "TMS_SECRET_KEY is required" in result.stderr
+
+
+def test_the_web_application_leaves_what_it_loaded_out_of_garbage_collection(tmp_path: Path):
+    env = {**os.environ, "TMS_MODE": "test", "TMS_DATA_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", "import gc, tms.wsgi; print(gc.get_freeze_count())"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert int(result.stdout) > 50_000  # Django, the apps, the URLs and the API
