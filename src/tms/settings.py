@@ -272,6 +272,7 @@ LOGGING = {
         # ID numbers (the code should not log them in the first place).
         "personal_data": {"()": "tms.core.logs.PersonalDataFilter"},
         "no_template_context": {"()": "tms.core.logs.NoTemplateContextFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
     },
     "formatters": {
         "plain": {"()": "tms.core.logs.PlainFormatter"},
@@ -282,15 +283,25 @@ LOGGING = {
             "class": "logging.StreamHandler",
             "formatter": TMS_LOG_FORMAT,
             "filters": ["request_id", "personal_data"],
-        }
+        },
+        # Replaces Django's own: errors mailed to TMS_ADMIN_EMAILS, without personal data.
+        "mail_admins": {
+            "level": "ERROR",
+            "class": "django.utils.log.AdminEmailHandler",
+            "filters": ["require_debug_false", "personal_data"],
+            "reporter_class": "tms.core.logs.PersonalDataExceptionReporter",
+        },
     },
     "root": {"handlers": ["console"], "level": os.environ.get("TMS_LOG_LEVEL", "INFO")},
     "loggers": {
         # SQL statements carry personal data in their parameters: never below WARNING.
         "django.db.backends": {"level": "WARNING"},
         "django.template": {"filters": ["no_template_context"]},
+        # Django's default sends its errors to a mail handler of its own; this is ours.
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
     },
 }
+DEFAULT_EXCEPTION_REPORTER_FILTER = "tms.core.logs.PersonalDataReporterFilter"
 
 # --- Health and metrics (/readyz, /metrics) -----------------------------------------------
 # TMS_METRICS_TOKEN: a scraper sending "Authorization: Bearer <token>" may read /metrics

@@ -11,6 +11,9 @@ import logging
 import re
 from typing import Any
 
+from django.http import HttpRequest
+from django.utils.safestring import SafeString
+from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter as _LibraryJsonFormatter
 
@@ -128,3 +131,35 @@ class JsonFormatter(_LibraryJsonFormatter):
             finally:
                 record.exc_info = exc_info
         return super().format(record)
+
+
+class PersonalDataReporterFilter(SafeExceptionReporterFilter):
+    """Error reports (mailed to administrators) carry no personal data: no form values,
+    no local variables (a frame's ``applicant_name``), settings cleansed as Django does."""
+
+    def get_post_parameters(self, request: HttpRequest | None) -> dict[str, Any]:
+        if request is None:
+            return {}
+        return dict.fromkeys(request.POST, self.cleansed_substitute)
+
+    def get_traceback_frame_variables(self, request: HttpRequest | None, tb_frame: Any) -> Any:
+        return []
+
+
+class PersonalDataExceptionReporter(ExceptionReporter):
+    """The report mailed to administrators: query values masked too (a hand-over search
+    carries a phone number there), and the whole text passed through ``redact``."""
+
+    def get_traceback_data(self) -> dict[str, Any]:
+        data = super().get_traceback_data()
+        if "request_GET_items" in data:
+            substitute = self.filter.cleansed_substitute
+            data["request_GET_items"] = [(key, substitute) for key, _ in data["request_GET_items"]]
+        if "request_FILES_items" in data:
+            data["request_FILES_items"] = []
+        return data
+
+    def get_traceback_text(self) -> SafeString:
+        # Plain text for the e-mail's body, never put in a page: the marking only keeps
+        # the parent's type.
+        return SafeString(redact(super().get_traceback_text()))

@@ -21,7 +21,7 @@ from tms.accounts.roles import Role
 from tms.applications.models import Application
 from tms.applications.references import display
 from tms.applications.services import Actor, application_acknowledge_receipt
-from tms.core.logs import JsonFormatter, redact
+from tms.core.logs import JsonFormatter, PersonalDataExceptionReporter, redact
 from tms.core.request_context import RequestIdMiddleware, current_request_id
 from tms.testing.builders import make_centre, make_service
 from tms.testing.staff import make_staff, sign_in
@@ -332,3 +332,42 @@ def test_real_flows_log_no_phone_name_or_id_number(
     everything = "\n".join(written)
     for secret in (*NAME, *REPRESENTATIVE, *PHONE_DIGITS, ID_NUMBER):
         assert secret not in everything, secret
+
+
+@pytest.fixture
+def failing_counter(monkeypatch, settings):
+    """A counter officer's client whose search fails with a bug."""
+    settings.ADMINS = [("Operations", "ops@example.org")]
+
+    def broken(**kwargs):
+        applicant_name = "Wanjiku Kamau"  # a local variable an error report could show
+        raise RuntimeError(f"bug while handling {len(applicant_name)} characters")
+
+    from tms.counter import services
+
+    monkeypatch.setattr(services, "counter_search", broken)
+    officer = make_staff(Role.COUNTER_OFFICER)
+    return sign_in(Client(raise_request_exception=False), officer)
+
+
+@pytest.mark.django_db
+def test_errors_mailed_to_administrators_carry_no_personal_data(failing_counter, mailoutbox):
+    search = failing_counter.get(reverse("counter-find"), {"q": "0712 345 678", "kind": "phone"})
+
+    assert search.status_code == 500
+    [mail] = mailoutbox
+    text = mail.subject + mail.body
+    assert "RuntimeError" in text and "counter_search" in text  # still useful
+    for personal in ("Wanjiku", "0712 345 678", "712345678"):
+        assert personal not in text
+
+
+def test_an_error_report_masks_form_values(rf):
+    request = rf.post("/staff/lodge/", {"applicant_name": "Wanjiku Kamau", "note": "23456789"})
+    try:
+        raise RuntimeError("a bug")
+    except RuntimeError as error:
+        report = PersonalDataExceptionReporter(request, type(error), error, error.__traceback__)
+        text = report.get_traceback_text()
+
+    assert "applicant_name" in text and "Wanjiku" not in text and "23456789" not in text
