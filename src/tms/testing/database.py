@@ -10,6 +10,16 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 
+def url(connection: Any) -> str:
+    """``connection``'s database as a TMS_DATABASE_URL, for the processes a test starts."""
+    settings = connection.settings_dict
+    if connection.vendor == "postgresql":
+        user = settings["USER"] or "postgres"
+        host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
+        return f"postgres://{user}@{host}:{port}/{settings['NAME']}"
+    return f"sqlite:///{settings['NAME']}"
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -22,6 +22,7 @@ from django_tasks_db.models import DBTaskResult
 
 from tms.core import workers
 from tms.core.models import WorkerHeartbeat
+from tms.testing import database
 
 
 @task(takes_context=True)
@@ -99,22 +100,13 @@ def test_only_tasks_their_worker_is_not_running_are_released(settings):
 # --- Real processes ----------------------------------------------------------------------
 
 
-def database_url() -> str:
-    settings = connection.settings_dict
-    if connection.vendor == "postgresql":
-        user = settings["USER"] or "postgres"
-        host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
-        return f"postgres://{user}@{host}:{port}/{settings['NAME']}"
-    return f"sqlite:///{settings['NAME']}"
-
-
 @pytest.fixture
 def start_worker(tmp_path: Path) -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
     env = {
         **os.environ,
         "TMS_MODE": "demo",
         "TMS_DATA_DIR": str(tmp_path),
-        "TMS_DATABASE_URL": database_url(),
+        "TMS_DATABASE_URL": database.url(connection),
         "TMS_TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
         "TMS_WORKER_HEARTBEAT_SECONDS": "0.3",
         "TMS_WORKER_LOST_SECONDS": "2",

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from tms.notifications.models import Event, Message, MessageState, Priority
 from tms.notifications.tests.simulator import AtSimulator
+from tms.testing import database
 
 KEY = "crash-test-key"
 # The bar is 20,000 on PostgreSQL; the SQLite leg runs a quicker 5,000
@@ -34,21 +35,12 @@ KILLS = int(os.environ.get("TMS_CRASH_KILLS", "10"))
 BATCH = 200
 
 
-def database_url() -> str:
-    settings = connection.settings_dict
-    if connection.vendor == "postgresql":
-        user = settings["USER"] or "postgres"
-        host, port = settings["HOST"] or "127.0.0.1", settings["PORT"] or 5432
-        return f"postgres://{user}@{host}:{port}/{settings['NAME']}"
-    return f"sqlite:///{settings['NAME']}"
-
-
 def worker_env(sim: AtSimulator, tmp_path: Path) -> dict[str, str]:
     return {
         **os.environ,
         "TMS_MODE": "demo",
         "TMS_DATA_DIR": str(tmp_path),
-        "TMS_DATABASE_URL": database_url(),
+        "TMS_DATABASE_URL": database.url(connection),
         "TMS_TASKS_BACKEND": "django_tasks_db.DatabaseBackend",
         "TMS_SMS_BACKEND": "africastalking",
         "TMS_AT_USERNAME": "tms",
