@@ -1,10 +1,16 @@
+import os
 import random
 
 import pytest
-from django.core.cache import cache
+import redis
+from django.core.cache import cache, caches
+from django.core.exceptions import ImproperlyConfigured
 
 from tms.applications.references import generate
 from tms.testing.builders import lodge
+from tms.tracking.limits import parse_rate
+
+REDIS_TEST_URL = "redis://127.0.0.1:6379/12"
 
 
 @pytest.fixture(autouse=True)
@@ -68,3 +74,50 @@ def test_an_enumeration_run_is_cut_off_early(client):
         f"references, {hits} hit one of 1,000,000 applications (expected {expected:.3f})"
     )
     assert hits == 0
+
+
+@pytest.fixture
+def redis_cache(settings):
+    """The shared cache of a several-process deployment: the limits run in Redis."""
+    url = REDIS_TEST_URL
+    try:
+        redis.Redis.from_url(url).ping()
+    except redis.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379 (CI starts one)")
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": f"tms-limits-test-{os.getpid()}",
+        }
+    }
+    caches["default"].clear()
+    yield
+    caches["default"].clear()
+
+
+@pytest.mark.django_db
+def test_in_redis_both_limits_count_and_the_first_over_wins(client, settings, redis_cache):
+    # Hourly windows: a test run does not straddle one's end.
+    settings.TMS_RATE_LOOKUP_PER_ADDRESS = "4/h"
+    settings.TMS_RATE_LOOKUP_PER_REFERENCE = "2/h"
+    reference = generate()
+
+    statuses = [client.get(f"/api/v1/track/{reference}").status_code for _ in range(3)]
+    other = [client.get(f"/api/v1/track/{generate()}").status_code for _ in range(3)]
+
+    assert statuses == [404, 404, 429]  # the reference's 2 an hour
+    limited = client.get(f"/api/v1/track/{reference}")
+    assert other == [404, 429, 429]  # the address's 4 a minute, the refused third included
+    assert limited.status_code == 429 and 1 <= int(limited["Retry-After"]) <= 3600
+    # No phone number, address or reference in the cache's keys.
+    keys = [key.decode() for key in redis.Redis.from_url(REDIS_TEST_URL).keys("*limit*")]
+    assert keys and not any(reference in key or "127.0.0.1" in key for key in keys)
+
+
+def test_rates_are_read_as_count_and_period():
+    assert parse_rate("30/m") == (30, 60)
+    assert parse_rate("100/5m") == (100, 300)
+    assert parse_rate("3/h") == (3, 3600)
+    with pytest.raises(ImproperlyConfigured):
+        parse_rate("often")
