@@ -117,5 +117,9 @@ class Command(BaseCommand):
                 "graceful_timeout": 20,
                 "timeout": 60,
                 "proc_name": "tms-web",
+                # gunicorn's control socket, in the data directory: the default under the
+                # home directory is shared by every server on the machine, and systemd's
+                # ProtectHome makes it unwritable.
+                "control_socket": str(settings.DATA_DIR / "gunicorn.ctl"),
             }
         ).run()
