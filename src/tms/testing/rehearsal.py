@@ -88,6 +88,7 @@ class Answer:
     kind: str
     status: int  # 0: no HTTP answer (connection refused, reset, timeout)
     seconds: float
+    error: str = ""  # for status 0: what happened instead
 
 
 @dataclass
@@ -96,13 +97,18 @@ class Tally:
     answers: list[Answer] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     events: dict[str, float] = field(default_factory=dict)
+    counts: Counter[str] = field(default_factory=Counter)
 
     def now(self) -> float:
         return time.monotonic() - self.started
 
-    def record(self, kind: str, status: int, seconds: float) -> None:
+    def record(self, kind: str, status: int, seconds: float, error: str = "") -> None:
         with self.lock:
-            self.answers.append(Answer(self.now() - seconds, kind, status, seconds))
+            self.answers.append(Answer(self.now() - seconds, kind, status, seconds, error))
+
+    def count(self, what: str) -> None:
+        with self.lock:
+            self.counts[what] += 1
 
     def mark(self, event: str) -> None:
         with self.lock:
@@ -123,11 +129,21 @@ class Servers:
     ) -> httpx.Response | None:
         base = self.bases[next(self._turn) % len(self.bases)]
         started = time.monotonic()
-        try:
-            response = client.request(method, base + path, timeout=TIMEOUT, **kwargs)
-        except httpx.TransportError:
-            self.tally.record(kind, 0, time.monotonic() - started)
-            return None
+        for attempt in (1, 2):
+            try:
+                response = client.request(method, base + path, timeout=TIMEOUT, **kwargs)
+            except httpx.RemoteProtocolError:
+                # The server closed an idle keep-alive connection as we reused it: nothing
+                # was processed. Clients (and load balancers) retry that once on a new one.
+                self.tally.count("keep-alive connection closed under us, retried")
+                if attempt == 1:
+                    continue
+                self.tally.record(kind, 0, time.monotonic() - started, "RemoteProtocolError")
+                return None
+            except httpx.TransportError as error:
+                self.tally.record(kind, 0, time.monotonic() - started, type(error).__name__)
+                return None
+            break
         self.tally.record(kind, response.status_code, time.monotonic() - started)
         return response
 
@@ -818,8 +834,12 @@ class Rehearsal:
         if server_errors:
             self.problems.append(f"{len(server_errors)} answers were server errors other than 503")
         unanswered = [a for a in answers if a.status == 0]
+        self.figures["client_side"] = dict(self.tally.counts)
         if unanswered:
-            self.problems.append(f"{len(unanswered)} requests got no HTTP answer at all")
+            detail = ", ".join(
+                f"{a.kind} at {a.at:.1f} s after {a.seconds:.1f} s: {a.error}" for a in unanswered
+            )
+            self.problems.append(f"{len(unanswered)} requests got no HTTP answer at all ({detail})")
         if restart is None or restarted is None:
             self.problems.append("the database restart did not happen")
             return
