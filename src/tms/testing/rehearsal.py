@@ -907,7 +907,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database-restart-at", type=float, default=20)
     parser.add_argument("--worker-kill-at", type=float, default=35)
     parser.add_argument("--gateway-down-at", type=float, default=45)
-    parser.add_argument("--gateway-down", type=float, default=45, help="seconds")
+    parser.add_argument("--gateway-down", type=float, default=120, help="seconds")
     parser.add_argument("--after-gateway", type=float, default=20, help="seconds of load after")
     parser.add_argument("--drain-seconds", type=float, default=240)
     parser.add_argument("--report", type=Path)
