@@ -27,7 +27,7 @@ Then it checks, and reports the figures:
 - the killed worker's task was run again.
 
     python -m tms.testing.rehearsal [--database-url postgres://postgres@127.0.0.1:5432]
-        [--cache-url redis://127.0.0.1:6379/13] [--gateway-down 45] [--report FILE]
+        [--cache-url redis://127.0.0.1:6379/13] [--gateway-down 120] [--report FILE]
 
 It creates and drops its own database. Restarting PostgreSQL needs the right to do so
 (root in CI): see --restart-database.
