@@ -45,7 +45,9 @@ return 0
 """
 RATE = re.compile(r"(\d+)/(\d*)([smhd])")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_scripts: dict[int, Any] = {}
+# One script object for the process (its SHA is computed once); Django's cache hands out
+# a new client a call, so each call passes its own.
+_script: Any = None
 
 
 def parse_rate(rate: str) -> tuple[int, int]:
@@ -72,11 +74,11 @@ def _first_limit_in_redis(backend: RedisCache, checks: list[tuple[str, str, str]
         keys.append(backend.make_and_validate_key(f"limit:{scope}:{seconds}:{window}:{digest}"))
         args += [limit, seconds + 1]
         ends.append((window + 1) * seconds)
+    global _script
     client = backend._cache.get_client(keys[0], write=True)
-    script = _scripts.get(id(client))
-    if script is None:
-        script = _scripts[id(client)] = client.register_script(COUNT_IN_ORDER)
-    over = int(script(keys=keys, args=args))
+    if _script is None:
+        _script = client.register_script(COUNT_IN_ORDER)
+    over = int(_script(keys=keys, args=args, client=client))
     if not over:
         return None
     return max(int(ends[over - 1] - now), 1)
