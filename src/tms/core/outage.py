@@ -5,13 +5,14 @@ back opens a new connection and is served as usual."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 from typing import Any
 
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -25,6 +26,13 @@ RETRY_AFTER_SECONDS = 30
 # OperationalError: refused, dropped or timed-out connections, a locked SQLite file.
 # InterfaceError: a connection already closed under us.
 UNAVAILABLE = (OperationalError, InterfaceError)
+
+
+def forget_connection() -> None:
+    """Drop this thread's database connection after an outage; the next query opens a new
+    one. Closing a broken connection can fail too, which changes nothing."""
+    with contextlib.suppress(DatabaseError):
+        connection.close()
 
 
 def database_unavailable(error: BaseException) -> bool:

@@ -30,6 +30,7 @@ from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 
 from tms.core.models import WorkerHeartbeat
+from tms.core.outage import forget_connection
 
 logger = logging.getLogger("tms.worker")
 
@@ -131,15 +132,9 @@ class TaskWorker(Worker):
                 logger.warning(
                     "database unavailable (%s); retrying in %.0f s", type(error).__name__, delay
                 )
-                _forget_connection()
+                forget_connection()
                 time.sleep(delay)
                 delay = min(delay * 2, RETRY_CAP_SECONDS)
-
-
-def _forget_connection() -> None:
-    # Closing a broken connection can fail too; the next query opens a new one.
-    with contextlib.suppress(DatabaseError):
-        connection.close()
 
 
 def run_heartbeat(worker: TaskWorker, stop: threading.Event) -> None:
@@ -165,7 +160,7 @@ def run_heartbeat(worker: TaskWorker, stop: threading.Event) -> None:
         except DatabaseError as error:
             healthy_since = None
             logger.warning("heartbeat failed (%s)", type(error).__name__)
-            _forget_connection()
+            forget_connection()
         stop.wait(heartbeat_interval())
     # Without the database it will simply look lost; it runs nothing, so nothing is released.
     with contextlib.suppress(DatabaseError):

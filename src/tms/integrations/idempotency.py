@@ -4,7 +4,6 @@ identical requests at the same moment: the second waits for the first's answer."
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -14,15 +13,14 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import (
-    DatabaseError,
     IntegrityError,
     InterfaceError,
     OperationalError,
-    connection,
     transaction,
 )
 from django.utils import timezone
 
+from tms.core.outage import forget_connection
 from tms.core.problems import Problem
 from tms.directory.models import Agency
 from tms.integrations.models import IdempotencyRecord
@@ -89,8 +87,7 @@ def _free_key(pk: int) -> None:
             if time.monotonic() > deadline:
                 logger.warning("an idempotency key stays taken: the database is unavailable")
                 return
-            with contextlib.suppress(DatabaseError):
-                connection.close()
+            forget_connection()
             time.sleep(0.5)
 
 

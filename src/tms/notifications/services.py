@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import threading
@@ -17,7 +16,6 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.mail import mail_admins
 from django.db import (
-    DatabaseError,
     IntegrityError,
     InterfaceError,
     OperationalError,
@@ -29,6 +27,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from tms.applications.models import Application
+from tms.core.outage import forget_connection
 from tms.notifications.gateways.base import (
     GatewayAccountError,
     GatewayRequestError,
@@ -514,8 +513,7 @@ def _record_surviving_outages(
                 type(error).__name__,
                 delay,
             )
-            with contextlib.suppress(DatabaseError):
-                connection.close()
+            forget_connection()
             time_module.sleep(delay)
             waited += delay
             delay = min(delay * 2, 8.0)

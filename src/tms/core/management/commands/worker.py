@@ -8,7 +8,6 @@ again by another (see tms.core.workers).
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import logging
 import threading
@@ -21,7 +20,7 @@ from django.db import DatabaseError, close_old_connections, connection
 from django_tasks_db.management.commands.db_worker import Command as DatabaseWorkerCommand
 
 from tms.core import schedule
-from tms.core.outage import database_unavailable
+from tms.core.outage import database_unavailable, forget_connection
 from tms.core.workers import TaskWorker, run_heartbeat
 
 logger = logging.getLogger("tms.worker")
@@ -36,8 +35,7 @@ def run_scheduler(stop: threading.Event) -> None:
             # A database restart must not kill the scheduler; it tries again shortly.
             level = logging.WARNING if database_unavailable(error) else logging.ERROR
             logger.log(level, "scheduled jobs check failed (%s)", type(error).__name__)
-            with contextlib.suppress(DatabaseError):
-                connection.close()
+            forget_connection()
         except Exception:
             logger.exception("scheduled jobs check failed")
         stop.wait(settings.TMS_SCHEDULE_CHECK_SECONDS)
