@@ -53,6 +53,15 @@ PERSONAL_COLUMNS = {
     "counter.Handover.delegate_id_number",
     "tracking.CitizenQuery.answer",
 }
+# The application columns the job changes: its personal data, and when it was removed.
+APPLICATION_CHANGED = {
+    "applicant_name",
+    "applicant_phone",
+    "applicant_id_number",
+    "representative_name",
+    "representative_phone",
+    "anonymised_at",
+}
 
 
 def _unchanged_columns(model: Any, ids: list[int], *, skip: set[str]) -> list[tuple[Any, ...]]:
@@ -79,14 +88,7 @@ def test_personal_data_is_gone_and_recent_and_open_applications_keep_theirs(
     kept_application = _unchanged_columns(
         Application,
         old_ids,
-        skip={
-            "applicant_name",
-            "applicant_phone",
-            "applicant_id_number",
-            "representative_name",
-            "representative_phone",
-            "anonymised_at",
-        },
+        skip=APPLICATION_CHANGED,
     )
     kept_events = _unchanged_columns(ApplicationEvent, event_ids, skip={"note", "address"})
     kept_messages = _unchanged_columns(Message, message_ids, skip={"to", "body"})
@@ -104,14 +106,7 @@ def test_personal_data_is_gone_and_recent_and_open_applications_keep_theirs(
         _unchanged_columns(
             Application,
             old_ids,
-            skip={
-                "applicant_name",
-                "applicant_phone",
-                "applicant_id_number",
-                "representative_name",
-                "representative_phone",
-                "anonymised_at",
-            },
+            skip=APPLICATION_CHANGED,
         )
         == kept_application
     )
