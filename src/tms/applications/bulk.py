@@ -154,17 +154,17 @@ def _update(
     table = ops.quote_name(Application._meta.db_table)
     stamp = ops.adapt_datetimefield_value(now)
     if connection.vendor == "postgresql":
-        values = ", ".join(
-            ["(%s::bigint, %s::integer, %s::varchar, %s::timestamptz, %s::timestamptz)"] * len(rows)
-        )
+        # One array a column: five parameters, where VALUES took five a row and psycopg
+        # spent longer preparing those than PostgreSQL spent on the UPDATE.
         sql = (
             f"UPDATE {table} AS a SET status = v.status, version = a.version + 1, "  # noqa: S608
             f"status_changed_at = %s, ready_at = COALESCE(v.ready_at, a.ready_at), "
             f"closed_at = COALESCE(v.closed_at, a.closed_at) "
-            f"FROM (VALUES {values}) AS v(id, version, status, ready_at, closed_at) "
+            f"FROM unnest(%s::bigint[], %s::integer[], %s::varchar[], %s::timestamptz[], "
+            f"%s::timestamptz[]) AS v(id, version, status, ready_at, closed_at) "
             f"WHERE a.id = v.id AND a.version = v.version RETURNING a.id"
         )
-        params = [stamp] + [value for row in rows for value in row]
+        params = [stamp, *(list(column) for column in zip(*rows, strict=True))]
     else:
         values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
         sql = (
