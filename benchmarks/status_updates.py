@@ -623,7 +623,7 @@ PARTS = {
     "checks": "status_updates_bulk's own loop (transition checks, results)",
     "prepare": "applications_change_bulk's own work (prepare_change, event objects)",
     "update": "_update (the one UPDATE … RETURNING)",
-    "insert": "bulk_create of the events",
+    "insert": "insert_rows of the events (COPY on PostgreSQL, INSERT on SQLite)",
     "signals": "status_changed signals",
     "commit": "COMMIT",
 }
@@ -637,7 +637,7 @@ def _setup_django() -> None:
 
 
 def _items(refs: list[str], target: str) -> list[dict[str, Any]]:
-    """What the API hands the service: the validated items as ``.dict()`` gives them."""
+    """What the API hands the service: the validated items as ``model_dump()`` gives them."""
     return [
         {"reference": r, "agency_ref": None, "status": target, "occurred_at": None,
          "note": "", "reason": ""}
@@ -663,7 +663,6 @@ class GcClock:
 def inprocess(token_text: str, works: list[dict[str, Any]]) -> dict[str, Any]:
     """Call status_updates_bulk for each batch; timings and a check of every answer."""
     from django.db import connection
-    from django.db.models.query import QuerySet
 
     from tms.applications import bulk
     from tms.integrations import services
@@ -675,7 +674,7 @@ def inprocess(token_text: str, works: list[dict[str, Any]]) -> dict[str, Any]:
     services.applications_for_items = clock.wrap("lookup", services.applications_for_items)
     services.applications_change_bulk = clock.wrap("prepare", services.applications_change_bulk)
     bulk._update = clock.wrap("update", bulk._update)
-    QuerySet.bulk_create = clock.wrap("insert", QuerySet.bulk_create)  # type: ignore[method-assign]
+    bulk.insert_rows = clock.wrap("insert", bulk.insert_rows)
     bulk.statuses_changed.send = clock.wrap("signals", bulk.statuses_changed.send)  # type: ignore[method-assign]
     connection.ensure_connection()
     connection.commit = clock.wrap("commit", connection.commit)  # type: ignore[method-assign]
@@ -747,7 +746,7 @@ KEY_FUNCTIONS = {
     ("integrations/selectors.py", "applications_for_items"): "applications_for_items",
     ("applications/bulk.py", "applications_change_bulk"): "applications_change_bulk",
     ("applications/bulk.py", "_update"): "_update",
-    ("models/query.py", "bulk_create"): "bulk_create",
+    ("core/rows.py", "insert_rows"): "insert_rows",
     ("ninja/operation.py", "_result_to_response"): "ninja: answer validated and rendered",
 }
 
@@ -1374,7 +1373,7 @@ def run(options: Options) -> Result:
         "processes (and of the PostgreSQL backends of the scratch database) over the run.",
         "In-process: a child process with the server's settings calls "
         "`tms.integrations.services.status_updates_bulk(token=…, items=…)` with the items as "
-        "the API hands them over (`.dict()` of the validated schema), on the same batches. "
+        "the API hands them over (`model_dump()` of the validated items), on the same batches. "
         "Where the time goes: wall time inside each wrapped function, exclusive of the "
         "wrapped functions nested in it: "
         + "; ".join(f"{name}: {text}" for name, text in PARTS.items())

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Header, Query, Router, Schema, Status
 from ninja.security import HttpBearer
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, BaseModel, StringConstraints
 
 from tms.core.api_schema import AGENCY_ERRORS, Moment, Text, printable, problems
 from tms.core.problems import Problem
@@ -77,14 +77,18 @@ class CentreOut(Schema):
     phone: str
 
 
-class ApplicantIn(Schema):
+# The bulk bodies and answers (1,000 items each way) are plain pydantic models: ninja's
+# Schema runs a Python validator on every item (to read ORM objects, which these never
+# are): validating 1,000 status updates took 27 ms as Schema items and 7 ms as plain
+# models, and 1,000 results 24 ms and 1.5 ms (the same process, one after the other).
+class ApplicantIn(BaseModel):
     name: Annotated[Text, Field(min_length=1, max_length=200)]
     phone: Annotated[Text, Field(min_length=1, max_length=32)]
     id_number: Annotated[Text, Field(max_length=32)] = ""
     language: Literal["en", "sw"] = "en"
 
 
-class LodgeItemIn(Schema):
+class LodgeItemIn(BaseModel):
     # Text: no control characters (PostgreSQL refuses NUL even in a lookup).
     agency_ref: Annotated[
         str,
@@ -97,17 +101,17 @@ class LodgeItemIn(Schema):
     lodged_at: datetime | None = None
 
 
-class LodgeIn(Schema):
+class LodgeIn(BaseModel):
     items: Annotated[list[LodgeItemIn], Field(min_length=1, max_length=MAX_ITEMS)]
 
 
-class ItemErrorOut(Schema):
+class ItemErrorOut(BaseModel):
     code: str
     detail: str
     field: str
 
 
-class ItemResultOut(Schema):
+class ItemResultOut(BaseModel):
     index: int
     ok: bool
     reference: str | None
@@ -115,11 +119,11 @@ class ItemResultOut(Schema):
     error: ItemErrorOut | None
 
 
-class ResultsOut(Schema):
+class ResultsOut(BaseModel):
     results: list[ItemResultOut]
 
 
-class StatusUpdateIn(Schema):
+class StatusUpdateIn(BaseModel):
     reference: Annotated[Text, Field(max_length=40)] | None = None
     agency_ref: Annotated[Text, Field(max_length=64)] | None = None
     status: Literal["processing", "action_required", "dispatched", "rejected"]
@@ -128,7 +132,7 @@ class StatusUpdateIn(Schema):
     reason: Annotated[Text, Field(max_length=1000)] = ""
 
 
-class StatusUpdatesIn(Schema):
+class StatusUpdatesIn(BaseModel):
     items: Annotated[list[StatusUpdateIn], Field(min_length=1, max_length=MAX_ITEMS)]
 
 
@@ -194,7 +198,7 @@ def centres(request: HttpRequest) -> Any:
 def _bulk(request: HttpRequest, key: str | None, service: Any, items: list[Any]) -> Any:
     """Run a bulk service over the items, once per Idempotency-Key when one is given."""
     token = _token(request)
-    plain_items = [item.dict() for item in items]
+    plain_items = [item.model_dump() for item in items]
 
     def handler() -> tuple[int, Any]:
         results = service(token=token, items=plain_items)
