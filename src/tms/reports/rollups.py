@@ -67,7 +67,7 @@ import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -79,6 +79,7 @@ from django.utils import timezone
 
 from tms.applications.lifecycle import Action, Status
 from tms.applications.models import ApplicationEvent
+from tms.core.rows import timestamp
 from tms.directory.selectors import working_calendar
 from tms.directory.working_days import WorkingCalendar
 from tms.notifications.models import Event, Message, MessageState
@@ -245,14 +246,6 @@ EVENT_COLUMNS = (
 )
 
 
-def _moment(value: datetime | str) -> datetime:
-    """A timestamp as the database driver returned it: SQLite gives naive UTC text."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    moment = datetime.fromisoformat(value)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _raw_rows(queryset: QuerySet[Any]) -> list[tuple[Any, ...]]:
     """The rows of ``queryset`` without Django's per-value converters (which cost most of a
     run on SQLite); the callers convert the few values they use."""
@@ -288,10 +281,10 @@ def _events_after(last_event_id: int) -> list[tuple[Any, ...]]:
     return [
         (
             *row[:4],
-            _moment(row[4]),
-            _moment(row[5]),
+            timestamp(row[4]),
+            timestamp(row[5]),
             *row[6:9],
-            _moment(row[9]),
+            timestamp(row[9]),
             row[10] if isinstance(row[10], date) else date.fromisoformat(row[10]),
         )
         for row in rows
@@ -311,7 +304,7 @@ def _fold_chunk(events: Sequence[tuple[Any, ...]], calendar: WorkingCalendar) ->
         ):
             _push(
                 stacks[application_id],
-                _Step(event_id, action, from_status, _local_day(_moment(occurred_at))),
+                _Step(event_id, action, from_status, _local_day(timestamp(occurred_at))),
             )
     handed_over = {e[1] for e in events if e[2] == Action.HAND_OVER}
     first_reminder: dict[int, datetime] = {}
