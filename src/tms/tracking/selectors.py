@@ -2,41 +2,53 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
+from django.db import connection
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tms.applications import references
 from tms.applications.lifecycle import Status
 from tms.applications.models import Application, ApplicationEvent
 from tms.applications.selectors import ApplicationNotFound
+from tms.core.rows import timestamp
 from tms.directory.models import Agency, Centre, Service
 from tms.directory.selectors import working_calendar
 from tms.tracking.models import CitizenQuery, ServiceEstimate
 
 # Below this many recent cases, the agency's promise is a better guide than history.
 MIN_CASES_FOR_ESTIMATE = 20
+# Citizens see days in the service's own time zone, whatever a request activated.
+NAIROBI = ZoneInfo(settings.TIME_ZONE)
 NOT_YET_READY = {Status.LODGED, Status.PROCESSING, Status.ACTION_REQUIRED, Status.DISPATCHED}
 
 
+# Translated when shown (lazy), in the language of the request.
+MEANINGS = {
+    Status.LODGED: gettext_lazy("We have your application. It goes to the agency for processing."),
+    Status.PROCESSING: gettext_lazy("The agency is working on your application."),
+    Status.ACTION_REQUIRED: gettext_lazy(
+        "The agency needs something from you. See what to do below."
+    ),
+    Status.DISPATCHED: gettext_lazy("Your document is made and on its way to the service centre."),
+    Status.READY: gettext_lazy("Your document is ready. Collect it at the service centre."),
+    Status.COLLECTED: gettext_lazy("The document has been collected."),
+    Status.REJECTED: gettext_lazy("The application was rejected. The reason is below."),
+    Status.RETURNED: gettext_lazy(
+        "The document was not collected in time and was returned to the agency."
+    ),
+    Status.CANCELLED: gettext_lazy("The application was cancelled."),
+}
+
+
 def status_meaning(status: str) -> str:
-    meanings = {
-        Status.LODGED: _("We have your application. It goes to the agency for processing."),
-        Status.PROCESSING: _("The agency is working on your application."),
-        Status.ACTION_REQUIRED: _("The agency needs something from you. See what to do below."),
-        Status.DISPATCHED: _("Your document is made and on its way to the service centre."),
-        Status.READY: _("Your document is ready. Collect it at the service centre."),
-        Status.COLLECTED: _("The document has been collected."),
-        Status.REJECTED: _("The application was rejected. The reason is below."),
-        Status.RETURNED: _(
-            "The document was not collected in time and was returned to the agency."
-        ),
-        Status.CANCELLED: _("The application was cancelled."),
-    }
-    return str(meanings[Status(status)])
+    return str(MEANINGS[Status(status)])
 
 
 def mask_name(name: str) -> str:
@@ -117,7 +129,7 @@ def _estimate(
     cases: int,
     today: date,
 ) -> Estimate:
-    lodged_day = timezone.localdate(lodged_at)
+    lodged_day = _local_day(lodged_at)
     if p80_working_days is not None and cases >= MIN_CASES_FOR_ESTIMATE:
         days = p80_working_days
         ready_by = working_calendar(start=lodged_day).add(lodged_day, days)
@@ -133,30 +145,40 @@ def _estimate(
     return Estimate(ready_by, days, from_history, basis, overdue=ready_by < today)
 
 
-def _timeline(application_id: int) -> list[Step]:
-    events = ApplicationEvent.objects.raw(
-        f"SELECT id, to_status, occurred_at, note FROM {EVENTS} "  # noqa: S608
-        "WHERE application_id = %s ORDER BY version",
-        [application_id],
-    )
+def _timeline(application_id: int, language: str) -> list[Step]:
+    with connection.cursor() as cursor:
+        cursor.execute(TIMELINE, [application_id])
+        rows = cursor.fetchall()
     steps = []
-    for event in events:
-        to_status, occurred_at, note = event.to_status, event.occurred_at, event.note
+    for to_status, occurred_at, note in rows:
         # Notes reach the citizen only where they are addressed to the citizen.
         shown = note if to_status in {Status.ACTION_REQUIRED, Status.REJECTED} else ""
-        steps.append(Step(to_status, str(Status(to_status).label), _local_day(occurred_at), shown))
+        day = _local_day(timestamp(occurred_at))
+        steps.append(Step(to_status, _label(to_status, language), day, shown))
     return steps
 
 
 def _local_day(moment: datetime) -> date:
-    return timezone.localdate(moment)
+    return moment.astimezone(NAIROBI).date()
 
 
-def query_allowed(application: Application, estimate: Estimate | None) -> bool:
+def _day(value: date | str) -> date:
+    """A date as the driver returned it (SQLite gives text)."""
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+@functools.cache
+def _label(status: str, language: str) -> str:
+    """A status's label in ``language`` (the active one when called): the catalogues do
+    not change while the process runs, and each lookup shows several labels."""
+    return str(Status(status).label)
+
+
+def query_allowed(application_id: int, estimate: Estimate | None) -> bool:
     if estimate is None or not estimate.overdue:
         return False
     week = week_of(timezone.localdate())
-    return not CitizenQuery.objects.filter(application_id=application.pk, week=week).exists()
+    return not CitizenQuery.objects.filter(application_id=application_id, week=week).exists()
 
 
 def week_of(day: date) -> date:
@@ -181,57 +203,67 @@ LEFT JOIN {ServiceEstimate._meta.db_table} e
        ON e.service_id = a.service_id AND e.centre_id = a.centre_id
 WHERE a.reference = %s
 """  # noqa: S608
+TIMELINE = (
+    f"SELECT to_status, occurred_at, note FROM {EVENTS} "  # noqa: S608
+    "WHERE application_id = %s ORDER BY version"
+)
 
 
 def public_status(*, reference: str, language: str | None = None) -> PublicStatus:
     """The public view of one application. Raises ReferenceTypingError for input that
     cannot be a reference, ApplicationNotFound for a well-formed unknown one."""
     digits = references.parse(reference)
-    found = list(Application.objects.raw(PUBLIC_LOOKUP, [digits]))
-    if not found:
+    # A plain cursor: building a model instance from the row cost more than the query.
+    with connection.cursor() as cursor:
+        cursor.execute(PUBLIC_LOOKUP, [digits])
+        found = cursor.fetchone()
+        columns = [column[0] for column in cursor.description]
+    if found is None:
         raise ApplicationNotFound(digits)
-    row: Any = found[0]
+    row = dict(zip(columns, found, strict=True))
+    status = row["status"]
+    lodged_at = timestamp(row["lodged_at"])
     language = language or translation.get_language() or "en"
     swahili = language.startswith("sw")
     with translation.override(language):
         estimate = None
-        if row.status in NOT_YET_READY:
+        if status in NOT_YET_READY:
             estimate = _estimate(
-                lodged_at=row.lodged_at,
-                due_date=row.due_date,
-                turnaround_days=row.s_turnaround_days,
-                p80_working_days=row.e_p80,
-                cases=row.e_cases or 0,
+                lodged_at=lodged_at,
+                due_date=_day(row["due_date"]),
+                turnaround_days=row["s_turnaround_days"],
+                p80_working_days=row["e_p80"],
+                cases=row["e_cases"] or 0,
                 today=timezone.localdate(),
             )
-        timeline = _timeline(row.pk)
+        timeline = _timeline(row["id"], language)
         to_do = ""
-        if row.status in {Status.ACTION_REQUIRED, Status.REJECTED} and timeline:
+        if status in {Status.ACTION_REQUIRED, Status.REJECTED} and timeline:
             to_do = timeline[-1].note
         return PublicStatus(
-            reference=row.reference,
-            grouped_reference=references.display(row.reference),
-            service=row.s_name_sw if swahili else row.s_name_en,
-            agency=row.g_name,
-            status=row.status,
-            status_label=str(Status(row.status).label),
-            meaning=status_meaning(row.status),
-            masked_name=mask_name(row.applicant_name),
-            lodged_on=_local_day(row.lodged_at),
-            ready_on=_local_day(row.ready_at) if row.ready_at else None,
+            reference=row["reference"],
+            grouped_reference=references.display(row["reference"]),
+            service=row["s_name_sw"] if swahili else row["s_name_en"],
+            agency=row["g_name"],
+            status=status,
+            status_label=_label(status, language),
+            meaning=status_meaning(status),
+            masked_name=mask_name(row["applicant_name"]),
+            lodged_on=_local_day(lodged_at),
+            ready_on=_local_day(timestamp(row["ready_at"])) if row["ready_at"] else None,
             timeline=timeline,
             estimate=estimate,
             centre=CentreInfo(
-                row.c_code,
-                row.c_name,
-                row.c_address,
-                row.c_hours_sw if swahili and row.c_hours_sw else row.c_hours,
-                row.c_phone,
+                row["c_code"],
+                row["c_name"],
+                row["c_address"],
+                row["c_hours_sw"] if swahili and row["c_hours_sw"] else row["c_hours"],
+                row["c_phone"],
             ),
-            what_to_bring=row.s_bring_sw if swahili else row.s_bring_en,
+            what_to_bring=row["s_bring_sw"] if swahili else row["s_bring_en"],
             to_do=to_do,
-            can_raise_query=query_allowed(row, estimate),
-            version=row.version,
+            can_raise_query=query_allowed(row["id"], estimate),
+            version=row["version"],
         )
 
 
