@@ -338,7 +338,7 @@ TMS_REPORTS_SETTLE_SECONDS = int(os.environ.get("TMS_REPORTS_SETTLE_SECONDS", "6
 TMS_REPORTS_SMS_DAYS = int(os.environ.get("TMS_REPORTS_SMS_DAYS", "7"))
 # axes.W006: accounts are locked by username alone, deliberately: staff of one centre
 # share an address, and one mistyping colleague must not lock out the rest.
-SILENCED_SYSTEM_CHECKS = ["django_ratelimit.W001", "axes.W006"]
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 
 # --- Personal data retention (SPEC §11) ---------------------------------------------------
 # Personal data of applications closed longer ago than this is anonymised by a daily job.

@@ -9,11 +9,10 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import caches
+from django.core.cache import BaseCache, caches
 from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
-from django_ratelimit.core import get_usage
 
 from tms.core.request_context import client_address
 
@@ -21,15 +20,6 @@ from tms.core.request_context import client_address
 def retry_after(request: HttpRequest, *, scope: str, value: str, rate: str) -> int | None:
     """Count one use of ``scope`` for ``value``; the seconds to wait when over the limit."""
     return first_limit(request, [(scope, value, rate)])
-
-
-def _count_with_ratelimit(request: HttpRequest, scope: str, value: str, rate: str) -> int | None:
-    usage = get_usage(
-        request, group=f"tms.{scope}", key=lambda group, req: value, rate=rate, increment=True
-    )
-    if usage is None or not usage["should_limit"]:
-        return None
-    return max(int(usage["time_left"]), 1)
 
 
 # Counts one use of each key in order and stops at the first over its limit (so that a
@@ -59,21 +49,42 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), int(multiple or 1) * UNIT_SECONDS[unit]
 
 
+def _window(scope: str, value: str, rate: str, now: float) -> tuple[str, int, int, float]:
+    """The counter's key for this fixed window, the limit, the key's lifetime and the
+    window's end. The value is hashed: no phone number or address stands in a key."""
+    limit, seconds = parse_rate(rate)
+    window = int(now // seconds)
+    digest = hashlib.sha256(value.encode()).hexdigest()[:24]
+    return f"limit:{scope}:{seconds}:{window}:{digest}", limit, seconds + 1, (window + 1) * seconds
+
+
+def _first_limit_in_cache(backend: BaseCache, checks: list[tuple[str, str, str]]) -> int | None:
+    """Any other cache: one increment a check while its window's counter exists (an add
+    starts it), in order, stopping at the first over its limit as the Redis script does."""
+    now = time.time()
+    for scope, value, rate in checks:
+        key, limit, lifetime, end = _window(scope, value, rate, now)
+        try:
+            count = backend.incr(key)
+        except ValueError:  # the window's first use, or its counter just expired
+            count = 1 if backend.add(key, 1, lifetime) else backend.incr(key)
+        if count > limit:
+            return max(int(end - now), 1)
+    return None
+
+
 def _first_limit_in_redis(backend: RedisCache, checks: list[tuple[str, str, str]]) -> int | None:
-    """All the checks in one round trip (a script run by Redis), where going through
-    django-ratelimit costs three round trips a check."""
+    """All the checks in one round trip (a script run by Redis), where the cache API
+    takes one or two a check."""
     now = time.time()
     keys: list[str] = []
     args: list[int] = []
     ends: list[float] = []
     for scope, value, rate in checks:
-        limit, seconds = parse_rate(rate)
-        window = int(now // seconds)
-        # The value hashed: no phone number or address stands in the cache's keys.
-        digest = hashlib.sha256(value.encode()).hexdigest()[:24]
-        keys.append(backend.make_and_validate_key(f"limit:{scope}:{seconds}:{window}:{digest}"))
-        args += [limit, seconds + 1]
-        ends.append((window + 1) * seconds)
+        key, limit, lifetime, end = _window(scope, value, rate, now)
+        keys.append(backend.make_and_validate_key(key))
+        args += [limit, lifetime]
+        ends.append(end)
     global _script
     client = backend._cache.get_client(keys[0], write=True)
     if _script is None:
@@ -86,14 +97,10 @@ def _first_limit_in_redis(backend: RedisCache, checks: list[tuple[str, str, str]
 
 def first_limit(request: HttpRequest, checks: list[tuple[str, str, str]]) -> int | None:
     """Apply (scope, value, rate) checks in order; the first one over its limit wins."""
-    backend = caches[getattr(settings, "RATELIMIT_USE_CACHE", "default")]
+    backend = caches["default"]
     if isinstance(backend, RedisCache):
         return _first_limit_in_redis(backend, checks)
-    for scope, value, rate in checks:
-        wait = _count_with_ratelimit(request, scope, value, rate)
-        if wait is not None:
-            return wait
-    return None
+    return _first_limit_in_cache(backend, checks)
 
 
 def lookup_limits(request: HttpRequest, typed_reference: str) -> int | None:
