@@ -45,6 +45,15 @@ def timestamp(value: datetime | str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def _values(obj: models.Model, attnames: list[str], adapters: list[Adapter]) -> list[Any]:
+    """One row's values, each through its column's adapter (None passes as is)."""
+    values = []
+    for attname, adapt in zip(attnames, adapters, strict=True):
+        value = getattr(obj, attname)
+        values.append(value if adapt is None or value is None else adapt(value))
+    return values
+
+
 def _text(value: Any) -> str:
     # A TextChoices member is written as its value, as Django's own preparation does.
     return str(value) if isinstance(value, Enum) else value
@@ -104,9 +113,7 @@ def insert_rows(
             chunk = objs[start : start + batch_size]
             params: list[Any] = []
             for obj in chunk:
-                for attname, adapt in zip(attnames, adapters, strict=True):
-                    value = getattr(obj, attname)
-                    params.append(value if adapt is None or value is None else adapt(value))
+                params += _values(obj, attnames, adapters)
             sql = head + ", ".join([row_marks] * len(chunk)) + (f" {suffix}" if suffix else "")
             cursor.execute(sql, params)
 
@@ -125,8 +132,4 @@ def _copy_rows(objs: Sequence[models.Model], fields: list[models.Field[Any, Any]
         logged = debug_sql(sql) if debug_sql is not None else nullcontext()
         with logged, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
             for obj in objs:
-                row = []
-                for attname, adapt in zip(attnames, adapters, strict=True):
-                    value = getattr(obj, attname)
-                    row.append(value if adapt is None or value is None else adapt(value))
-                copy.write_row(row)
+                copy.write_row(_values(obj, attnames, adapters))
