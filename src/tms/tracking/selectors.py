@@ -5,9 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from django.db import connection
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -17,15 +15,13 @@ from tms.applications import references
 from tms.applications.lifecycle import Status
 from tms.applications.models import Application, ApplicationEvent
 from tms.applications.selectors import ApplicationNotFound
-from tms.core.rows import timestamp
+from tms.core.rows import local_day, timestamp
 from tms.directory.models import Agency, Centre, Service
 from tms.directory.selectors import working_calendar
 from tms.tracking.models import CitizenQuery, ServiceEstimate
 
 # Below this many recent cases, the agency's promise is a better guide than history.
 MIN_CASES_FOR_ESTIMATE = 20
-# Citizens see days in the service's own time zone, whatever a request activated.
-NAIROBI = ZoneInfo(settings.TIME_ZONE)
 NOT_YET_READY = {Status.LODGED, Status.PROCESSING, Status.ACTION_REQUIRED, Status.DISPATCHED}
 
 
@@ -129,7 +125,7 @@ def _estimate(
     cases: int,
     today: date,
 ) -> Estimate:
-    lodged_day = _local_day(lodged_at)
+    lodged_day = local_day(lodged_at)
     if p80_working_days is not None and cases >= MIN_CASES_FOR_ESTIMATE:
         days = p80_working_days
         ready_by = working_calendar(start=lodged_day).add(lodged_day, days)
@@ -153,13 +149,9 @@ def _timeline(application_id: int, language: str) -> list[Step]:
     for to_status, occurred_at, note in rows:
         # Notes reach the citizen only where they are addressed to the citizen.
         shown = note if to_status in {Status.ACTION_REQUIRED, Status.REJECTED} else ""
-        day = _local_day(timestamp(occurred_at))
+        day = local_day(occurred_at)
         steps.append(Step(to_status, _label(to_status, language), day, shown))
     return steps
-
-
-def _local_day(moment: datetime) -> date:
-    return moment.astimezone(NAIROBI).date()
 
 
 def _day(value: date | str) -> date:
@@ -249,8 +241,8 @@ def public_status(*, reference: str, language: str | None = None) -> PublicStatu
             status_label=_label(status, language),
             meaning=status_meaning(status),
             masked_name=mask_name(row["applicant_name"]),
-            lodged_on=_local_day(lodged_at),
-            ready_on=_local_day(timestamp(row["ready_at"])) if row["ready_at"] else None,
+            lodged_on=local_day(lodged_at),
+            ready_on=local_day(row["ready_at"]) if row["ready_at"] else None,
             timeline=timeline,
             estimate=estimate,
             centre=CentreInfo(
