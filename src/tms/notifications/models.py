@@ -124,6 +124,8 @@ class Message(models.Model):
                 fields=["lease_expires_at"], condition=Q(state="sending"), name="message_leased"
             ),
             models.Index(fields=["state", "created_at"], name="message_state_created"),
+            # The SMS report figures, recomputed a day at a time (reports.rollups).
+            models.Index(fields=["created_at"], name="message_created"),
             models.Index(fields=["application", "created_at"], name="message_application"),
         ]
 

@@ -78,6 +78,35 @@ def test_rebuild_equals_incremental_runs(build_dataset: Callable[..., DataSet]) 
     assert not [row for row in rebuilt["durations"] if row[-1] == 0]
 
 
+def test_a_run_overtaken_while_folding_drops_its_fold(
+    build_dataset: Callable[..., DataSet], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Runs fold without the lock: another run may add the same events meanwhile, and
+    # adding them twice would double every figure.
+    build_dataset()
+    from tms.reports import rollups
+
+    fold_chunk = rollups._fold_chunk
+    other_runs: list[rollups.RollupSummary] = []
+
+    def fold_then_overtaken(*args: Any) -> Any:
+        fold = fold_chunk(*args)
+        if not other_runs:
+            other_runs.append(rollups.RollupSummary(0, 0, 0))  # guards the nested run
+            other_runs[0] = rollups_update(settle=NOW)
+        return fold
+
+    monkeypatch.setattr(rollups, "_fold_chunk", fold_then_overtaken)
+    summary = rollups_update(settle=NOW)
+    monkeypatch.undo()
+    assert other_runs[0].events > 0
+    assert summary.events == 0  # its fold was dropped: nothing left to add
+    assert summary.last_event_id == other_runs[0].last_event_id
+    incremental = snapshot()
+    rollups_rebuild(settle=NOW)
+    assert snapshot() == incremental
+
+
 def test_settle_leaves_fresh_events_for_the_next_run(db: None) -> None:
     lodge()
     summary = rollups_update(settle=timedelta(minutes=1))
