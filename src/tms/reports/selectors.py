@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -290,7 +290,14 @@ def _reprint_costs(service_ids: Iterable[int]) -> dict[int, Decimal]:
     )
 
 
-def headline(filters: Filters, *, today: date | None = None) -> Headline:
+def headline(
+    filters: Filters,
+    *,
+    today: date | None = None,
+    backlog_rows: Sequence[BacklogRow] | None = None,
+) -> Headline:
+    """The headline figures. ``backlog_rows``: ``backlog(filters, today=today)`` when the
+    caller has already read it (the dashboard shows both), so the backlog is read once."""
     today = today or timezone.localdate()
     # Only documents that have had their whole 30 days count towards the collection rate.
     matured_end = min(filters.end, today - timedelta(days=COLLECTION_WINDOW_DAYS))
@@ -314,8 +321,9 @@ def headline(filters: Filters, *, today: date | None = None) -> Headline:
 
     after_reminder = {row["service_id"]: int(row["after_reminder_n"] or 0) for row in by_service}
     histograms = _histograms(_period(_durations(filters), filters), TURNAROUND, READY_TO_COLLECTED)
-    waiting = backlog_by_service(filters)
-    costs = _reprint_costs({*after_reminder, *waiting})
+    if backlog_rows is None:
+        backlog_rows = backlog(filters, today=today)
+    costs = _reprint_costs(after_reminder)
     ready, within = total("ready_n"), total("within_n")
     collection_ready, within_30 = total("matured_n"), total("within_30_n")
     sms = _sms(filters).aggregate(sent=Sum("sent"), delivered=Sum("delivered"), cost=Sum("cost"))
@@ -332,11 +340,8 @@ def headline(filters: Filters, *, today: date | None = None) -> Headline:
         collected_within_30=within_30,
         collection_rate=_share(within_30, collection_ready),
         ready_to_collected=distribution(histograms[READY_TO_COLLECTED]),
-        backlog=sum(waiting.values()),
-        reprint_cost_at_risk=sum(
-            (n * costs.get(service_id, Decimal(0)) for service_id, n in waiting.items()),
-            Decimal(0),
-        ),
+        backlog=sum(row.total for row in backlog_rows),
+        reprint_cost_at_risk=sum((row.reprint_cost_at_risk for row in backlog_rows), Decimal(0)),
         sms_sent=sent,
         sms_delivered=delivered,
         sms_delivery_rate=_share(delivered, sent),
@@ -425,18 +430,6 @@ def stage_times(filters: Filters) -> list[StageRow]:
         )
         for stage in STAGES
     ]
-
-
-def backlog_by_service(filters: Filters) -> dict[int, int]:
-    """Today's uncollected documents per service (what ``headline`` needs of the backlog)."""
-    rows = (
-        _place(Backlog.objects.all(), filters)
-        .values("service_id")
-        .annotate(n=Sum("waiting"))
-        .order_by()
-        .values_list("service_id", "n")
-    )
-    return {service_id: int(n) for service_id, n in rows if n}
 
 
 def backlog(filters: Filters, *, today: date | None = None) -> list[BacklogRow]:

@@ -227,10 +227,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     query = request.GET.urlencode()
     by = form.cleaned_data["by"]
 
-    figures = selectors.headline(filters, today=today)
-    backlog = backlog_grouped(
-        selectors.backlog(filters, today=today), by_service=filters.centre_id is not None
-    )
+    backlog_rows = selectors.backlog(filters, today=today)
+    figures = selectors.headline(filters, today=today, backlog_rows=backlog_rows)
+    backlog = backlog_grouped(backlog_rows, by_service=filters.centre_id is not None)
     turnaround_rows = selectors.turnaround(filters, by=by)
     turnaround = exports.turnaround_table(turnaround_rows, by)
     busiest = sorted(turnaround_rows, key=lambda row: (-row.ready, row.label))[:CHART_TOP]

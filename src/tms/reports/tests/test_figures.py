@@ -85,6 +85,10 @@ def test_headline(dataset: DataSet) -> None:
     # a5 collected 5 Jun after the reminder of 4 Jun: 1 x KES 500.
     assert (figures.collected_after_reminder, figures.money_saved) == (1, Decimal("500"))
     assert figures.as_of is not None
+    # The dashboard hands over the backlog it has read: the same figures.
+    rows = selectors.backlog(PERIOD, today=TODAY)
+    assert selectors.headline(PERIOD, today=TODAY, backlog_rows=rows) == figures
+    assert selectors.headline(PERIOD, today=TODAY, backlog_rows=rows[:1]).backlog == rows[0].total
 
 
 def test_headline_filtered_by_centre_agency_and_service(dataset: DataSet) -> None:
