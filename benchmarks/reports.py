@@ -291,10 +291,15 @@ def pages() -> dict[str, Any]:
     today = timezone.localdate()
     filters = selectors.Filters(start=today - timedelta(days=29), end=today)
     calls = {
-        "headline": lambda: selectors.headline(filters, today=today),
+        "headline (reads its own backlog_by service)": lambda: selectors.headline(
+            filters, today=today
+        ),
         "turnaround by agency": lambda: selectors.turnaround(filters, by="agency"),
         "stage_times": lambda: selectors.stage_times(filters),
-        "backlog": lambda: selectors.backlog(filters, today=today),
+        "backlog_by centre (the page)": lambda: selectors.backlog_by(
+            filters, by="centre", today=today
+        ),
+        "backlog (the download)": lambda: selectors.backlog(filters, today=today),
         "breaches": lambda: selectors.breaches(filters, today=today),
         "sms_by_network": lambda: selectors.sms_by_network(filters),
         "lookups_by_channel": lambda: selectors.lookups_by_channel(filters),

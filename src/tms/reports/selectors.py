@@ -29,13 +29,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal, TypeVar
 
-from django.db.models import Model, Q, QuerySet, Sum
+from django.db.models import DecimalField, F, Model, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -150,6 +150,18 @@ class BacklogRow:
     centre: str
     service_id: int
     service: str
+    days_0_7: int
+    days_8_30: int
+    days_31_90: int
+    days_over_90: int
+    total: int
+    reprint_cost_at_risk: Decimal
+
+
+@dataclass(frozen=True)
+class BacklogGroup:  # the backlog of one centre, or of one service
+    key_id: int
+    label: str
     days_0_7: int
     days_8_30: int
     days_31_90: int
@@ -294,9 +306,9 @@ def headline(
     filters: Filters,
     *,
     today: date | None = None,
-    backlog_rows: Sequence[BacklogRow] | None = None,
+    backlog_groups: Sequence[BacklogGroup] | None = None,
 ) -> Headline:
-    """The headline figures. ``backlog_rows``: ``backlog(filters, today=today)`` when the
+    """The headline figures. ``backlog_groups``: ``backlog_by(filters, ...)`` when the
     caller has already read it (the dashboard shows both), so the backlog is read once."""
     today = today or timezone.localdate()
     # Only documents that have had their whole 30 days count towards the collection rate.
@@ -321,8 +333,8 @@ def headline(
 
     after_reminder = {row["service_id"]: int(row["after_reminder_n"] or 0) for row in by_service}
     histograms = _histograms(_period(_durations(filters), filters), TURNAROUND, READY_TO_COLLECTED)
-    if backlog_rows is None:
-        backlog_rows = backlog(filters, today=today)
+    if backlog_groups is None:
+        backlog_groups = backlog_by(filters, by="service", today=today)
     costs = _reprint_costs(after_reminder)
     ready, within = total("ready_n"), total("within_n")
     collection_ready, within_30 = total("matured_n"), total("within_30_n")
@@ -340,8 +352,10 @@ def headline(
         collected_within_30=within_30,
         collection_rate=_share(within_30, collection_ready),
         ready_to_collected=distribution(histograms[READY_TO_COLLECTED]),
-        backlog=sum(row.total for row in backlog_rows),
-        reprint_cost_at_risk=sum((row.reprint_cost_at_risk for row in backlog_rows), Decimal(0)),
+        backlog=sum(group.total for group in backlog_groups),
+        reprint_cost_at_risk=sum(
+            (group.reprint_cost_at_risk for group in backlog_groups), Decimal(0)
+        ),
         sms_sent=sent,
         sms_delivered=delivered,
         sms_delivery_rate=_share(delivered, sent),
@@ -432,9 +446,9 @@ def stage_times(filters: Filters) -> list[StageRow]:
     ]
 
 
-def backlog(filters: Filters, *, today: date | None = None) -> list[BacklogRow]:
-    """A snapshot of today's uncollected documents; ignores start and end."""
-    today = today or timezone.localdate()
+def _aged(today: date) -> dict[str, Sum]:
+    """The backlog's age buckets (days since ready) as aggregates: b0 0-7, b8 8-30,
+    b31 31-90, b91 over 90."""
 
     def aged(newest: int, oldest: int | None) -> Sum:
         condition = Q(ready_day__lte=today - timedelta(days=newest)) if newest else Q()
@@ -442,20 +456,27 @@ def backlog(filters: Filters, *, today: date | None = None) -> list[BacklogRow]:
             condition &= Q(ready_day__gte=today - timedelta(days=oldest))
         return Sum("waiting", filter=condition or None)
 
+    return {"b0": aged(0, 7), "b8": aged(8, 30), "b31": aged(31, 90), "b91": aged(91, None)}
+
+
+def _buckets(row: Mapping[str, Any]) -> list[int]:
+    """The age buckets of a row annotated with ``_aged``."""
+    return [int(row[name] or 0) for name in ("b0", "b8", "b31", "b91")]
+
+
+def backlog(filters: Filters, *, today: date | None = None) -> list[BacklogRow]:
+    """A snapshot of today's uncollected documents per centre and service; ignores start
+    and end."""
+    today = today or timezone.localdate()
     rows = (
         _place(Backlog.objects.all(), filters)
         .values("centre_id", "service_id")
-        .annotate(
-            b0=aged(0, 7),
-            b8=aged(8, 30),
-            b31=aged(31, 90),
-            b91=aged(91, None),
-        )
+        .annotate(**_aged(today))
         .order_by()
     )
     found = []
     for row in rows:
-        buckets = [int(row[name] or 0) for name in ("b0", "b8", "b31", "b91")]
+        buckets = _buckets(row)
         if any(buckets):
             found.append((row["centre_id"], row["service_id"], buckets))
     centres = dict(
@@ -479,6 +500,53 @@ def backlog(filters: Filters, *, today: date | None = None) -> list[BacklogRow]:
         for centre_id, service_id, buckets in found
     ]
     return sorted(result, key=lambda row: (row.centre, row.service, row.centre_id, row.service_id))
+
+
+def backlog_by(
+    filters: Filters, *, by: Literal["centre", "service"], today: date | None = None
+) -> list[BacklogGroup]:
+    """``backlog`` summed per centre or per service, in SQL with the reprint cost at risk:
+    what the dashboard shows. At national scale that is 60 rows where ``backlog`` gives
+    11,000 (every centre and service), which cost the page a sixth of its time."""
+    today = today or timezone.localdate()
+    key = GROUPS[by]
+    rows = (
+        _place(Backlog.objects.all(), filters)
+        .values(key)
+        .annotate(
+            **_aged(today),
+            cost=Sum(
+                F("waiting") * F("service__reprint_cost_kes"),
+                output_field=DecimalField(max_digits=18, decimal_places=2),
+            ),
+        )
+        .order_by()
+    )
+    found = []
+    for row in rows:
+        buckets = _buckets(row)
+        if any(buckets):
+            found.append((row[key], buckets, Decimal(row["cost"] or 0)))
+    model = Centre if by == "centre" else Service
+    named = {item.pk: item for item in model.objects.filter(pk__in=[k for k, _b, _c in found])}
+    groups = [
+        BacklogGroup(
+            key_id=key_id,
+            label=_label(named[key_id]),
+            days_0_7=buckets[0],
+            days_8_30=buckets[1],
+            days_31_90=buckets[2],
+            days_over_90=buckets[3],
+            total=sum(buckets),
+            reprint_cost_at_risk=cost,
+        )
+        for key_id, buckets, cost in found
+    ]
+    return sorted(groups, key=lambda group: (group.label, group.key_id))
+
+
+def _label(item: Centre | Service) -> str:
+    return _service_name(item) if isinstance(item, Service) else item.name
 
 
 OPEN_BEFORE_READY = (Status.LODGED, Status.PROCESSING, Status.ACTION_REQUIRED, Status.DISPATCHED)

@@ -100,25 +100,21 @@ def chart(
     }
 
 
-def backlog_grouped(rows: Sequence[selectors.BacklogRow], *, by_service: bool) -> Table:
+def backlog_grouped(groups: Sequence[selectors.BacklogGroup], *, by_service: bool) -> Table:
     """The backlog per service (one centre) or per centre: the largest ``CHART_TOP`` groups and
     the rest summed as "others", with totals; chart and table show these same figures."""
-    groups: dict[str, list[Any]] = {}
-    for row in rows:
-        key = row.service if by_service else row.centre
-        counts = groups.setdefault(key, [0, 0, 0, 0, 0, 0])
-        for i, value in enumerate(
-            (
-                row.days_0_7,
-                row.days_8_30,
-                row.days_31_90,
-                row.days_over_90,
-                row.total,
-                row.reprint_cost_at_risk,
-            )
-        ):
-            counts[i] += value
-    ordered = sorted(groups.items(), key=lambda item: (-item[1][4], item[0]))
+
+    def counts(group: selectors.BacklogGroup) -> list[Any]:
+        return [
+            group.days_0_7,
+            group.days_8_30,
+            group.days_31_90,
+            group.days_over_90,
+            group.total,
+            group.reprint_cost_at_risk,
+        ]
+
+    ordered = sorted(groups, key=lambda group: (-group.total, group.label, group.key_id))
     top, rest = ordered[:CHART_TOP], ordered[CHART_TOP:]
     table = Table(
         "backlog",
@@ -132,15 +128,12 @@ def backlog_grouped(rows: Sequence[selectors.BacklogRow], *, by_service: bool) -
             Column(_("Reprint cost at risk (KES)"), "money"),
         ],
     )
-    table.rows = [[label, *counts] for label, counts in top]
+    table.rows = [[group.label, *counts(group)] for group in top]
     if rest:
-        others = [sum(counts[i] for _label, counts in rest) for i in range(6)]
+        others = [sum(counts(group)[i] for group in rest) for i in range(6)]
         table.rows.append([_("Others (%(count)s)") % {"count": len(rest)}, *others])
-    if rows:
-        table.footer = [
-            _("Total"),
-            *[sum(counts[i] for counts in groups.values()) for i in range(6)],
-        ]
+    if groups:
+        table.footer = [_("Total"), *[sum(counts(group)[i] for group in groups) for i in range(6)]]
     return table
 
 
@@ -227,9 +220,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     query = request.GET.urlencode()
     by = form.cleaned_data["by"]
 
-    backlog_rows = selectors.backlog(filters, today=today)
-    figures = selectors.headline(filters, today=today, backlog_rows=backlog_rows)
-    backlog = backlog_grouped(backlog_rows, by_service=filters.centre_id is not None)
+    by_service = filters.centre_id is not None
+    groups = selectors.backlog_by(filters, by="service" if by_service else "centre", today=today)
+    figures = selectors.headline(filters, today=today, backlog_groups=groups)
+    backlog = backlog_grouped(groups, by_service=by_service)
     turnaround_rows = selectors.turnaround(filters, by=by)
     turnaround = exports.turnaround_table(turnaround_rows, by)
     busiest = sorted(turnaround_rows, key=lambda row: (-row.ready, row.label))[:CHART_TOP]

@@ -26,6 +26,7 @@ from tms.reports import selectors
 from tms.reports.models import DailyFigures
 from tms.reports.rollups import rollups_update
 from tms.reports.selectors import (
+    BacklogGroup,
     BacklogRow,
     BreachRow,
     Distribution,
@@ -86,9 +87,10 @@ def test_headline(dataset: DataSet) -> None:
     assert (figures.collected_after_reminder, figures.money_saved) == (1, Decimal("500"))
     assert figures.as_of is not None
     # The dashboard hands over the backlog it has read: the same figures.
-    rows = selectors.backlog(PERIOD, today=TODAY)
-    assert selectors.headline(PERIOD, today=TODAY, backlog_rows=rows) == figures
-    assert selectors.headline(PERIOD, today=TODAY, backlog_rows=rows[:1]).backlog == rows[0].total
+    groups = selectors.backlog_by(PERIOD, by="centre", today=TODAY)
+    assert selectors.headline(PERIOD, today=TODAY, backlog_groups=groups) == figures
+    first = selectors.headline(PERIOD, today=TODAY, backlog_groups=groups[:1])
+    assert (first.backlog, first.reprint_cost_at_risk) == (3, Decimal("2500"))
 
 
 def test_headline_filtered_by_centre_agency_and_service(dataset: DataSet) -> None:
@@ -241,6 +243,19 @@ def test_backlog_by_age_centre_and_service(dataset: DataSet) -> None:
     assert (on[d(9, 3)].days_31_90, on[d(9, 3)].days_over_90) == (0, 2)
     only = Filters(start=PERIOD.start, end=PERIOD.end, service_id=id_card)
     assert [r.total for r in selectors.backlog(only, today=TODAY)] == [1]
+    # Summed per centre and per service (the dashboard's view), the cost worked out in SQL.
+    assert selectors.backlog_by(PERIOD, by="centre", today=TODAY) == [
+        BacklogGroup(a, "Alpha Centre", 0, 1, 1, 1, 3, Decimal("2500")),
+        BacklogGroup(b, "Beta Centre", 1, 0, 0, 0, 1, Decimal("1000")),
+    ]
+    assert selectors.backlog_by(PERIOD, by="service", today=TODAY) == [
+        BacklogGroup(birth, "Birth certificate", 1, 0, 1, 1, 3, Decimal("3000")),
+        BacklogGroup(id_card, "ID card", 0, 1, 0, 0, 1, Decimal("500")),
+    ]
+    beta = Filters(start=PERIOD.start, end=PERIOD.end, centre_id=b)
+    assert [(g.label, g.total) for g in selectors.backlog_by(beta, by="service", today=TODAY)] == [
+        ("Birth certificate", 1)
+    ]
 
 
 def test_breaches(dataset: DataSet) -> None:
