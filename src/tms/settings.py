@@ -138,6 +138,9 @@ SQLITE_OPTIONS = {
 _database_url = os.environ.get("TMS_DATABASE_URL", "")
 if _database_url:
     _default_db = dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)
+    if _default_db["ENGINE"] == "django.db.backends.postgresql":
+        # Django's own, reading timestamps with psycopg's C loader (tms.core.postgresql).
+        _default_db["ENGINE"] = "tms.core.postgresql"
 else:
     _default_db = {
         "ENGINE": "django.db.backends.sqlite3",
