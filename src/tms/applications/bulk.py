@@ -28,6 +28,11 @@ from tms.core.request_context import current_address
 from tms.core.rows import insert_rows
 
 ChangeError = InvalidTransition | ValidationError | ApplicationConflict
+# A history event built from its values in the model's column order: Django's positional
+# path costs a third of its keyword one (5 against 15 ms for 1,000 events). Its
+# application is cached on it, as ``ApplicationEvent(application=…)`` does.
+EVENT_COLUMNS = [field.attname for field in ApplicationEvent._meta.concrete_fields]
+EVENT_APPLICATION = ApplicationEvent._meta.get_field("application")
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,14 @@ def applications_change_bulk(
                     reference=application.reference,
                     current=Status(current.get(application.pk, application.status)),
                 )
+        common = {
+            "recorded_at": now,
+            "actor_kind": actor.kind,
+            "actor_user_id": actor.user_id,
+            "actor_label": actor.label[:120],
+            "channel": actor.channel,
+            "address": address,
+        }
         events = []
         for index, prepared in ready:
             change = changes[index]
@@ -93,23 +106,19 @@ def applications_change_bulk(
             application.status_changed_at = now
             for name, value in prepared.fields.items():
                 setattr(application, name, value)
-            events.append(
-                ApplicationEvent(
-                    application=application,
-                    action=change.action.value,
-                    from_status=from_status,
-                    to_status=prepared.target,
-                    occurred_at=prepared.occurred_at,
-                    recorded_at=now,
-                    actor_kind=actor.kind,
-                    actor_user_id=actor.user_id,
-                    actor_label=actor.label[:120],
-                    channel=actor.channel,
-                    note=prepared.note,
-                    address=address,
-                    version=application.version,
-                )
-            )
+            values = {
+                **common,
+                "application_id": application.pk,
+                "action": change.action.value,
+                "from_status": from_status,
+                "to_status": prepared.target,
+                "occurred_at": prepared.occurred_at,
+                "note": prepared.note,
+                "version": application.version,
+            }
+            event = ApplicationEvent(*[values.get(name) for name in EVENT_COLUMNS])
+            EVENT_APPLICATION.set_cached_value(event, application)
+            events.append(event)
         insert_rows(events)
         if events:
             statuses_changed.send(

@@ -4,6 +4,7 @@ the database cannot store (NUL, control characters, years out of range)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -24,8 +25,12 @@ class ProblemOut(Schema):
     instance: str | None = None
 
 
+# C0 controls but tab, newline and carriage return, and DEL.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def printable(value: str) -> str:
-    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in value) or "\x7f" in value:
+    if CONTROL.search(value):
         raise ValueError("must not contain control characters")
     return value
 

@@ -18,6 +18,7 @@ COPY cannot skip a conflicting row, so ``ignore_conflicts`` takes ``bulk_create`
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from datetime import UTC, date, datetime
@@ -77,7 +78,8 @@ def _adapter(field: models.Field[Any, Any]) -> Adapter:
     if isinstance(field, models.DateField):
         return ops.adapt_datefield_value
     if isinstance(field, models.GenericIPAddressField):
-        return ops.adapt_ipaddressfield_value
+        # The rows of one insert mostly share one address (the request's): parsed once.
+        return functools.cache(ops.adapt_ipaddressfield_value)
     if isinstance(field, models.DecimalField):
         digits, places = field.max_digits, field.decimal_places
         return lambda value: ops.adapt_decimalfield_value(value, digits, places)

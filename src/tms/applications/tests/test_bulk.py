@@ -42,7 +42,9 @@ def chain_is_consistent(application: Application) -> bool:
 def test_valid_changes_apply_with_their_events_and_signals(three):
     heard = []
     statuses_changed.connect(
-        lambda **kw: heard.append([(a.pk, e.to_status) for a, e in kw["changes"]]),
+        lambda **kw: heard.append(
+            [(a.pk, e.to_status, e.application is a) for a, e in kw["changes"]]
+        ),
         weak=False,
         dispatch_uid="t",
     )
@@ -62,9 +64,9 @@ def test_valid_changes_apply_with_their_events_and_signals(three):
     assert outcomes == [None, None, None]
     assert heard == [  # once, for all three, in order
         [
-            (three[0].pk, Status.PROCESSING),
-            (three[1].pk, Status.ACTION_REQUIRED),
-            (three[2].pk, Status.REJECTED),
+            (three[0].pk, Status.PROCESSING, True),
+            (three[1].pk, Status.ACTION_REQUIRED, True),
+            (three[2].pk, Status.REJECTED, True),
         ]
     ]
     assert all(chain_is_consistent(a) for a in three)
