@@ -630,10 +630,10 @@ PARTS = {
 
 
 def _setup_django() -> None:
+    """Django as the server's workers have it: loaded through ``tms.wsgi``, which leaves
+    what it loaded out of the garbage collector's full passes (gc.freeze)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tms.settings")
-    import django
-
-    django.setup()
+    import tms.wsgi  # noqa: F401
 
 
 def _items(refs: list[str], target: str) -> list[dict[str, Any]]:
@@ -1371,7 +1371,9 @@ def run(options: Options) -> Result:
         f"splits them over {CLIENTS} threads started together. A request's time is from "
         "sending to the whole answer read. CPU a request is user + system of the gunicorn "
         "processes (and of the PostgreSQL backends of the scratch database) over the run.",
-        "In-process: a child process with the server's settings calls "
+        "In-process: a child process with the server's settings, Django loaded as the "
+        "server's workers load it (`tms.wsgi`, which freezes what it loaded out of the "
+        "garbage collector's full passes), calls "
         "`tms.integrations.services.status_updates_bulk(token=…, items=…)` with the items as "
         "the API hands them over (`model_dump()` of the validated items), on the same batches. "
         "Where the time goes: wall time inside each wrapped function, exclusive of the "
