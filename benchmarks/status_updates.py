@@ -1297,7 +1297,7 @@ def _rows(result: EngineResult) -> list[tuple[str, str]]:
             (
                 f"{e}, HTTP overhead",
                 f"a request over HTTP {_ms(http_call)} against {_ms(direct)} for the call "
-                f"alone (+{_ms(http_call - direct)}, wall)"
+                f"alone ({1000 * (http_call - direct):+,.0f} ms, wall)"
                 + (f"; {profile_row}" if profile_row else ""),
             )
         )
