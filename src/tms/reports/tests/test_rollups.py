@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
@@ -186,3 +187,20 @@ def test_sms_recompute_window(dataset: DataSet) -> None:
     # Rows outside the window are left alone; a full recompute (the rebuild) matches.
     assert sms_recompute(days=None, today=today) >= 1
     assert sent_on(old_day) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rebuild_leaves_postgresqls_rollups_vacuumed() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("VACUUM and the visibility map are PostgreSQL's")
+    for n in range(30):
+        lodge(phone=f"07120001{n:02d}")
+    rollups_rebuild(settle=NOW)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relallvisible, relpages FROM pg_class WHERE relname = %s",
+            [DailyFigures._meta.db_table],
+        )
+        visible, pages = cursor.fetchone()
+    assert pages > 0
+    assert visible == pages  # every page marked all-visible: VACUUM ran after the rebuild
