@@ -447,7 +447,6 @@ def breakdown(kind: str, references: list[str], count: int) -> dict[str, Any]:
     import django
 
     django.setup()
-    from django.core.handlers.wsgi import WSGIHandler
     from django.db import connections
 
     costs = connection_costs()
@@ -487,7 +486,8 @@ def breakdown(kind: str, references: list[str], count: int) -> dict[str, Any]:
         return sql_execute(execute, sql, params, many, context)
 
     connections["default"].execute_wrappers.append(execution)
-    application = WSGIHandler()
+    # As the server's workers load it: the lookup takes its shorter middleware chain.
+    from tms.wsgi import application
 
     def respond(environ: dict[str, Any]) -> str:
         statuses: list[str] = []
@@ -895,6 +895,10 @@ def run(options: Options) -> Result:
         "Server: `tms serve` with TMS_MODE=production (security middleware, WhiteNoise, "
         "sessions, CSRF, locale, clickjacking), a test TMS_SECRET_KEY, "
         "TMS_ALLOWED_HOSTS=127.0.0.1 and TMS_SECURE_COOKIES=0 (plain HTTP on loopback). "
+        "The JSON lookup takes the production server's shorter middleware chain "
+        "(settings.PUBLIC_LOOKUP_MIDDLEWARE, ADR 0004: request id, metrics, outage, "
+        "security, locale, common, clickjacking, problem details, client address); the "
+        "HTML page takes the whole chain. "
         "The per-address and per-reference lookup limits are raised to 1000000/m because "
         "all the load comes from one address: the limiter still runs (two checks a "
         "lookup: in the default cache an incr each, and an add when a window's counter "

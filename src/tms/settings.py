@@ -105,6 +105,28 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",
 ]
 
+# The public status lookup (GET or HEAD under this path) is the busiest request by far,
+# and it has no session, sign-in, form, message or static file: ``tms.core.handlers``
+# answers it through MIDDLEWARE less these, which takes about a tenth off its CPU
+# (measured in-process: 385 against 343 µs a lookup). Its answer is the same either way
+# (core/tests/test_handlers.py).
+PUBLIC_LOOKUP_PATH = "/api/v1/track/"
+PUBLIC_LOOKUP_MIDDLEWARE = [
+    name
+    for name in MIDDLEWARE
+    if name
+    not in {
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+        "tms.core.outage.SessionMiddleware",
+        "django.middleware.csrf.CsrfViewMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+        "django_otp.middleware.OTPMiddleware",
+        "tms.accounts.middleware.IdleSignOutMiddleware",
+        "django.contrib.messages.middleware.MessageMiddleware",
+        "axes.middleware.AxesMiddleware",
+    }
+]
+
 ROOT_URLCONF = "tms.urls"
 WSGI_APPLICATION = "tms.wsgi.application"
 

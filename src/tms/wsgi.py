@@ -3,12 +3,15 @@
 import gc
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 from django.urls import get_resolver
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tms.settings")
+from tms.core.handlers import TrackMyServiceApplication
 
-application = get_wsgi_application()
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tms.settings")
+django.setup(set_prefix=False)  # as django.core.wsgi.get_wsgi_application does
+
+application = TrackMyServiceApplication()
 
 # What is loaded now (Django, the apps, the URLs and the API schemas) lives as long as
 # the process. Frozen, it is left out of the garbage collector's full passes, which
