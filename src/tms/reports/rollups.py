@@ -97,10 +97,22 @@ from tms.reports.models import (
     RollupState,
 )
 
-# Events read and folded at a time. Each chunk holds the write lock only while its deltas
-# are added (about a second on SQLite); larger chunks add each day's rows fewer times
-# (a day of changes: 14 s in chunks of 10,000, 10 s in chunks of 50,000, on SQLite).
+# Events read and folded at a time. On SQLite each chunk holds the database's one write
+# lock while its deltas are added (about a second), and every other writer waits for it;
+# larger chunks add each day's rows fewer times (a day of changes: 14 s in chunks of
+# 10,000, 10 s in chunks of 50,000, on SQLite). On PostgreSQL a chunk locks only rollup
+# rows, which nothing but these runs writes, so a chunk holds a whole day of changes at
+# the design point (140,000 events) and writes each row the day touches once (a day on a
+# million applications: 8.1 s and 300 MB at most, against 9.8 s and 185 MB in chunks of
+# 50,000).
 CHUNK = 50_000
+POSTGRESQL_CHUNK = 200_000
+
+
+def _chunk() -> int:
+    return POSTGRESQL_CHUNK if connection.vendor == "postgresql" else CHUNK
+
+
 COLLECTION_WINDOW_DAYS = 30
 FIGURES = (
     "lodged",
@@ -287,7 +299,7 @@ def _events_after(last_event_id: int) -> list[tuple[Any, ...]]:
         f"WHERE e.id > %s ORDER BY e.id LIMIT %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [last_event_id, CHUNK])
+        cursor.execute(sql, [last_event_id, _chunk()])
         rows = cursor.fetchall()
     return [(*row[:5], timestamp(row[5]), *row[6:10], date.fromisoformat(row[10])) for row in rows]
 
@@ -496,7 +508,7 @@ def rollups_update(
         done += len(settled)
         if progress is not None and settled:
             progress(done, max(total, done))
-        if len(settled) < CHUNK:
+        if len(settled) < _chunk():
             break
     window: int | None = sms_days  # 0: none (the rebuild recomputes them itself)
     if sms_days is None:

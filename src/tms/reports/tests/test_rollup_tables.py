@@ -81,6 +81,7 @@ def test_derived_tables_follow_incremental_runs_and_rebuild(
     # Small chunks, and a run half-way: a5's receipt is folded in before its undo, a4 is
     # waiting before its return, a1 before its hand-over.
     monkeypatch.setattr(rollups, "CHUNK", 5)
+    monkeypatch.setattr(rollups, "POSTGRESQL_CHUNK", 5)
     checks: list[dict[str, list[tuple[Any, ...]]]] = []
 
     def checkpoint() -> None:
@@ -116,6 +117,7 @@ def test_derived_tables_follow_incremental_runs_and_rebuild(
     rollups_rebuild(settle=NOW)
     assert derived() == incremental
     monkeypatch.setattr(rollups, "CHUNK", 10000)
+    monkeypatch.setattr(rollups, "POSTGRESQL_CHUNK", 10000)
     rollups_rebuild(settle=NOW)
     assert derived() == incremental
 

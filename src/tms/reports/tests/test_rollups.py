@@ -59,8 +59,8 @@ def test_rebuild_equals_incremental_runs(build_dataset: Callable[..., DataSet]) 
     build_dataset(checkpoint=lambda: rollups_update(settle=NOW))
     from tms.reports import rollups
 
-    original = rollups.CHUNK
-    rollups.CHUNK = 7
+    original = rollups.CHUNK, rollups.POSTGRESQL_CHUNK
+    rollups.CHUNK = rollups.POSTGRESQL_CHUNK = 7
     try:
         rollups_update(settle=NOW)
         sms_recompute(days=None)  # the incremental runs recompute recent days only
@@ -68,7 +68,7 @@ def test_rebuild_equals_incremental_runs(build_dataset: Callable[..., DataSet]) 
         rollups_rebuild(settle=NOW)
         rebuilt = snapshot()
     finally:
-        rollups.CHUNK = original
+        rollups.CHUNK, rollups.POSTGRESQL_CHUNK = original
     assert incremental == rebuilt
     assert len(rebuilt["figures"]) > 10
     # And a rebuild with whole chunks gives the same again.
@@ -77,6 +77,24 @@ def test_rebuild_equals_incremental_runs(build_dataset: Callable[..., DataSet]) 
     # No all-zero rows left behind by the undone receipt.
     assert not [row for row in rebuilt["figures"] if not any(row[4:])]
     assert not [row for row in rebuilt["durations"] if row[-1] == 0]
+
+
+def test_postgresql_folds_in_larger_chunks_than_sqlite(
+    build_dataset: Callable[..., DataSet], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite's chunk holds the whole database's write lock; PostgreSQL's does not.
+    from tms.reports import rollups
+
+    monkeypatch.setattr(rollups, "CHUNK", 4)
+    monkeypatch.setattr(rollups, "POSTGRESQL_CHUNK", 8)
+    build_dataset()
+    done: list[int] = []
+
+    summary = rollups_update(settle=NOW, progress=lambda folded, total: done.append(folded))
+
+    chunk = 8 if connection.vendor == "postgresql" else 4
+    assert summary.events > 2 * chunk
+    assert done == [*range(chunk, summary.events, chunk), summary.events]
 
 
 def test_a_run_overtaken_while_folding_drops_its_fold(
