@@ -579,9 +579,8 @@ def breaches(filters: Filters, *, today: date | None = None, limit: int = 200) -
         )
     if not found:
         return []
-    found.sort()
-    rows = [(*row[2:], row[0]) for row in found[:limit]]
-    calendar = working_calendar(start=rows[0][5], end=today)
+    found.sort()  # by due date, then id, as each query was
+    calendar = working_calendar(start=found[0][0], end=today)
     swahili = (get_language() or "en").startswith("sw")
     return [
         BreachRow(
@@ -592,7 +591,7 @@ def breaches(filters: Filters, *, today: date | None = None, limit: int = 200) -
             due_date=due_date,
             working_days_late=calendar.between(due_date, today),
         )
-        for reference, name_en, name_sw, centre, status, due_date in rows
+        for due_date, _, reference, name_en, name_sw, centre, status in found[:limit]
     ]
 
 
