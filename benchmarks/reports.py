@@ -194,16 +194,24 @@ def make_day(lodgings: int, changes: int) -> dict[str, Any]:
 
 
 def _rollup_totals() -> dict[str, Any]:
-    """Every counter summed, every histogram summed (cases and cases × days), row counts."""
+    """Every counter summed, every histogram of each durations table summed (cases and
+    cases × days), row counts."""
     from django.db.models import Count, F, Sum
 
-    from tms.reports.models import DailyDurations, DailyFigures, DailySms
+    from tms.reports.models import (
+        DailyDurations,
+        DailyDurationsByService,
+        DailyDurationsNational,
+        DailyFigures,
+        DailySms,
+    )
     from tms.reports.rollups import FIGURES
 
     figures = DailyFigures.objects.aggregate(**{name: Sum(name) for name in FIGURES})
     durations = {
-        row["measure"]: [int(row["cases"]), int(row["days"])]
-        for row in DailyDurations.objects.values("measure")
+        f"{model.__name__} {row['measure']}": [int(row["cases"]), int(row["days"])]
+        for model in (DailyDurations, DailyDurationsByService, DailyDurationsNational)
+        for row in model.objects.values("measure")
         .annotate(cases=Sum("count"), days=Sum(F("count") * F("days")))
         .order_by("measure")
     }
@@ -217,6 +225,7 @@ def _rollup_totals() -> dict[str, Any]:
         "rows": {
             "DailyFigures": DailyFigures.objects.count(),
             "DailyDurations": DailyDurations.objects.count(),
+            "DailyDurationsNational": DailyDurationsNational.objects.count(),
             "DailySms": DailySms.objects.aggregate(n=Count("id"))["n"],
         },
     }

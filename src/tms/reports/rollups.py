@@ -8,11 +8,12 @@ on SQLite and PostgreSQL). A day of changes costs one pass over that day's event
 late event (a collection today of a document ready last month) is an increment on the
 older day's row.
 
-The same deltas, summed over centres, go to the ``...ByService`` tables, and the
-backlog's (ready - cohort collected - cohort returned, on the ready day) to ``Backlog``,
-in the same transaction: every table always says the same. Rows a correction brings back
-to all zeros are deleted (``Backlog`` rows reach zero every time a day's last waiting
-document is collected), so a rebuild and the incremental runs leave the same rows.
+The same deltas, summed over centres, go to the ``...ByService`` tables, the histograms'
+summed over every place to ``DailyDurationsNational``, and the backlog's (ready - cohort
+collected - cohort returned, on the ready day) to ``Backlog``, in the same transaction:
+every table always says the same. Rows a correction brings back to all zeros are deleted
+(``Backlog`` rows reach zero every time a day's last waiting document is collected), so a
+rebuild and the incremental runs leave the same rows.
 
 Days are Nairobi local dates of ``occurred_at`` (when it happened, not when recorded).
 
@@ -91,6 +92,7 @@ from tms.reports.models import (
     Backlog,
     DailyDurations,
     DailyDurationsByService,
+    DailyDurationsNational,
     DailyFigures,
     DailyFiguresByService,
     DailySms,
@@ -411,13 +413,14 @@ FIGURE_KEYS = ("day", "agency_id", "service_id", "centre_id")
 DURATION_KEYS = (*FIGURE_KEYS, "measure", "days")
 SERVICE_FIGURE_KEYS = ("day", "agency_id", "service_id")
 SERVICE_DURATION_KEYS = (*SERVICE_FIGURE_KEYS, "measure", "days")
+NATIONAL_DURATION_KEYS = ("day", "measure", "days")
 BACKLOG_KEYS = ("ready_day", "agency_id", "service_id", "centre_id")
 WAITING = (INDEX["ready"], INDEX["cohort_collected"], INDEX["cohort_returned"])
 
 
 def _apply(fold: _Fold) -> None:
     """Add a chunk's deltas to every rollup: the per-centre tables, their sums over
-    centres (derived here, so both always move together) and the backlog."""
+    centres and over every place (derived here, so all move together) and the backlog."""
     by_service: dict[tuple[date, int, int], list[int]] = defaultdict(lambda: [0] * len(FIGURES))
     figures, backlog = [], []
     for key, counts in fold.figures.items():
@@ -431,11 +434,13 @@ def _apply(fold: _Fold) -> None:
         if ready - collected - returned:
             backlog.append((*key, ready - collected - returned))
     durations_by_service: dict[tuple[date, int, int, str, int], int] = defaultdict(int)
+    durations_national: dict[tuple[date, str, int], int] = defaultdict(int)
     durations = []
     for (day, agency, service, centre, measure, days), n in fold.durations.items():
         if n:
             durations.append((day, agency, service, centre, measure, days, n))
             durations_by_service[(day, agency, service, measure, days)] += n
+            durations_national[(day, measure, days)] += n
     _upsert(DailyFigures._meta.db_table, FIGURE_KEYS, FIGURES, figures)
     _upsert(DailyDurations._meta.db_table, DURATION_KEYS, ("count",), durations)
     _upsert(
@@ -449,6 +454,12 @@ def _apply(fold: _Fold) -> None:
         SERVICE_DURATION_KEYS,
         ("count",),
         [(*key, n) for key, n in durations_by_service.items() if n],
+    )
+    _upsert(
+        DailyDurationsNational._meta.db_table,
+        NATIONAL_DURATION_KEYS,
+        ("count",),
+        [(*key, n) for key, n in durations_national.items() if n],
     )
     _upsert(Backlog._meta.db_table, BACKLOG_KEYS, ("waiting",), backlog)
 
@@ -517,7 +528,14 @@ def rollups_update(
     return RollupSummary(events=done, last_event_id=last_event_id, sms_days=days)
 
 
-ROLLUPS = (DailyFigures, DailyDurations, DailyFiguresByService, DailyDurationsByService, Backlog)
+ROLLUPS = (
+    DailyFigures,
+    DailyDurations,
+    DailyFiguresByService,
+    DailyDurationsByService,
+    DailyDurationsNational,
+    Backlog,
+)
 
 
 def rollups_rebuild(

@@ -11,18 +11,22 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from tms.reports import rollups, selectors
 from tms.reports.models import (
     Backlog,
     DailyDurations,
     DailyDurationsByService,
+    DailyDurationsNational,
     DailyFigures,
     DailyFiguresByService,
 )
 from tms.reports.rollups import FIGURES, rollups_rebuild, rollups_update
 from tms.reports.selectors import Filters
 from tms.reports.tests.conftest import DataSet, d
+from tms.testing.builders import make_service
 
 pytestmark = pytest.mark.django_db
 NOW = timedelta(0)
@@ -46,13 +50,16 @@ def summed_over_centres() -> dict[str, list[tuple[Any, ...]]]:
         if waiting:
             backlog.append((day, agency, service, centre, waiting))
     durations: dict[tuple[Any, ...], int] = defaultdict(int)
-    for *key, count in DailyDurations.objects.values_list(
+    national: dict[tuple[Any, ...], int] = defaultdict(int)
+    for day, agency, service, measure, days, count in DailyDurations.objects.values_list(
         "day", "agency_id", "service_id", "measure", "days", "count"
     ):
-        durations[tuple(key)] += count
+        durations[(day, agency, service, measure, days)] += count
+        national[(day, measure, days)] += count
     return {
         "figures": sorted((*key, *counts) for key, counts in figures.items() if any(counts)),
         "durations": sorted((*key, n) for key, n in durations.items() if n),
+        "national durations": sorted((*key, n) for key, n in national.items() if n),
         "backlog": sorted(backlog),
     }
 
@@ -66,6 +73,9 @@ def derived() -> dict[str, list[tuple[Any, ...]]]:
             DailyDurationsByService.objects.values_list(
                 "day", "agency_id", "service_id", "measure", "days", "count"
             )
+        ),
+        "national durations": sorted(
+            DailyDurationsNational.objects.values_list("day", "measure", "days", "count")
         ),
         "backlog": sorted(
             Backlog.objects.values_list(
@@ -113,6 +123,8 @@ def test_derived_tables_follow_incremental_runs_and_rebuild(
     assert len(incremental["figures"]) < DailyFigures.objects.count()
     assert not [row for row in incremental["figures"] if not any(row[3:])]
     assert not [row for row in incremental["durations"] if row[-1] == 0]
+    assert incremental["national durations"]
+    assert not [row for row in incremental["national durations"] if row[-1] == 0]
 
     rollups_rebuild(settle=NOW)
     assert derived() == incremental
@@ -217,3 +229,26 @@ def test_rollup_values_are_checked_before_going_into_sql() -> None:
         list(rollups._values_sql([(d(6, 1), "1 OR 1=1", 2, 3, "turnaround", 4, 1)], keys))
     with pytest.raises(AttributeError):  # a day must be a date
         list(rollups._values_sql([("2026-06-01'", 1, 2, 3, "turnaround", 4, 1)], keys))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upgrade_derives_the_national_histograms_from_the_sums_over_centres() -> None:
+    executor = MigrationExecutor(connection)
+    executor.migrate([("reports", "0003_read_indexes")])
+    try:
+        first, second = make_service(), make_service()
+        for service, days, count in ((first, 2, 3), (second, 2, 4), (second, 5, 1)):
+            DailyDurationsByService.objects.create(
+                day=d(6, 1),
+                agency_id=service.agency_id,
+                service=service,
+                measure=rollups.TURNAROUND,
+                days=days,
+                count=count,
+            )
+    finally:
+        executor.loader.build_graph()  # the graph as it is now, partly unapplied
+        executor.migrate(executor.loader.graph.leaf_nodes("reports"))
+    assert sorted(
+        DailyDurationsNational.objects.values_list("day", "measure", "days", "count")
+    ) == [(d(6, 1), rollups.TURNAROUND, 2, 7), (d(6, 1), rollups.TURNAROUND, 5, 1)]
