@@ -89,9 +89,11 @@ def test_derived_tables_follow_incremental_runs_and_rebuild(
     build_dataset: Callable[..., DataSet], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Small chunks, and a run half-way: a5's receipt is folded in before its undo, a4 is
-    # waiting before its return, a1 before its hand-over.
+    # waiting before its return, a1 before its hand-over. Earlier events are read for two
+    # applications a query.
     monkeypatch.setattr(rollups, "CHUNK", 5)
     monkeypatch.setattr(rollups, "POSTGRESQL_CHUNK", 5)
+    monkeypatch.setattr(rollups, "READ_BATCH", 2)
     checks: list[dict[str, list[tuple[Any, ...]]]] = []
 
     def checkpoint() -> None:
