@@ -617,19 +617,16 @@ def sms_recompute(*, days: int | None, today: date | None = None) -> int:
 
 
 def _sms_day(day: date) -> None:
-    """Insert the ``DailySms`` rows of one local day, straight from the aggregate: a week
-    is tens of thousands of rows at national scale, which ``bulk_create`` spent seconds
-    converting in Python."""
+    """Insert the ``DailySms`` rows of one local day. The messages are summed per network
+    and application in SQL, their applications' places read by id (see ``_batches``) and
+    the sums added up per place here: joined to the applications in SQL, PostgreSQL read
+    the whole applications table for every day (1.6 s for a day of 150,000 messages at
+    5,000,000 applications, and growing with the applications)."""
     start = datetime.combine(day, datetime.min.time(), tzinfo=LOCAL_ZONE)
     end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=LOCAL_ZONE)
-    rows = (
+    per_application = (
         Message.objects.filter(created_at__gte=start, created_at__lt=end)
-        .values(
-            "network_code",
-            "application__agency_id",
-            "application__service_id",
-            "application__centre_id",
-        )
+        .values("network_code", "application_id")
         .annotate(
             sent=Count("id", filter=SENT),
             delivered=Count("id", filter=Q(state=MessageState.DELIVERED)),
@@ -642,21 +639,47 @@ def _sms_day(day: date) -> None:
             segments=Coalesce(Sum("segments", filter=SENT), 0),
         )
         .order_by()
+        .values_list("network_code", "application_id", *SMS_FIGURES)
     )
-    select, params = rows.query.sql_with_params()
-    q = connection.ops.quote_name
-    columns = ("day", "network", "agency_id", "service_id", "centre_id", *SMS_FIGURES)
-    # The aggregate's columns by their aliases (the names given to values/annotate).
-    aliases = (
-        "network_code",
-        "application__agency_id",
-        "application__service_id",
-        "application__centre_id",
-        *SMS_FIGURES,
-    )
+    select, params = per_application.query.sql_with_params()
     with connection.cursor() as cursor:
-        cursor.execute(
+        # Read raw: Django's converters cost more than the sums (100,000 rows a day).
+        cursor.execute(select, params)
+        found = cursor.fetchall()
+    places: dict[int | None, tuple[int | None, ...]] = {None: (None, None, None)}
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for ids in _batches({row[1] for row in found if row[1] is not None}):
+            cursor.execute(
+                f"SELECT id, agency_id, service_id, centre_id FROM {q(APPLICATIONS)} "  # noqa: S608
+                f"WHERE id IN ({ids})"
+            )
+            places.update((pk, tuple(place)) for pk, *place in cursor.fetchall())
+    totals: dict[tuple[Any, ...], list[Any]] = defaultdict(lambda: [0, 0, 0, Decimal(0), 0])
+    for network, application_id, sent, delivered, failed, cost, segments in found:
+        total = totals[(network, *places[application_id])]
+        total[0] += sent
+        total[1] += delivered
+        total[2] += failed
+        total[3] += Decimal(str(cost))  # SQLite sums as a float
+        total[4] += segments
+    ops = connection.ops
+    rows = [
+        (
+            ops.adapt_datefield_value(day),
+            *key,
+            sent,
+            delivered,
+            failed,
+            ops.adapt_decimalfield_value(cost, 14, 4),
+            segments,
+        )
+        for key, (sent, delivered, failed, cost, segments) in totals.items()
+    ]
+    columns = ("day", "network", "agency_id", "service_id", "centre_id", *SMS_FIGURES)
+    with connection.cursor() as cursor:
+        cursor.executemany(
             f"INSERT INTO {q(DailySms._meta.db_table)} ({', '.join(map(q, columns))}) "  # noqa: S608
-            f"SELECT %s, {', '.join(map(q, aliases))} FROM ({select}) AS figures",
-            [connection.ops.adapt_datefield_value(day), *params],
+            f"VALUES ({', '.join(['%s'] * len(columns))})",
+            rows,
         )

@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from tms.core import schedule
 from tms.notifications.models import Event, MessageState
-from tms.reports import tasks
+from tms.reports import rollups, tasks
 from tms.reports.models import DailyDurations, DailyFigures, DailySms, RollupState
 from tms.reports.rollups import FIGURES, rollups_rebuild, rollups_update, sms_recompute
-from tms.reports.tests.conftest import DataSet, make_message
+from tms.reports.tests.conftest import DataSet, at, d, make_message
 from tms.testing.builders import lodge
 
 pytestmark = pytest.mark.django_db
@@ -205,6 +205,39 @@ def test_sms_recompute_window(dataset: DataSet) -> None:
     # Rows outside the window are left alone; a full recompute (the rebuild) matches.
     assert sms_recompute(days=None, today=today) >= 1
     assert sent_on(old_day) == 1
+
+
+def sms_rows() -> list[tuple[Any, ...]]:
+    return sorted(
+        DailySms.objects.values_list(
+            "day", "network", "agency_id", "service_id", "centre_id", *rollups.SMS_FIGURES
+        ),
+        key=repr,
+    )
+
+
+def test_sms_figures_are_the_same_read_in_batches(
+    dataset: DataSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = sms_rows()
+    assert len({row[4] for row in before}) == 2  # both centres
+    monkeypatch.setattr(rollups, "READ_BATCH", 1)  # an application a query
+    sms_recompute(days=None)
+    assert sms_rows() == before
+    # A reply to an unknown number is about no application: a row with no place.
+    make_message(
+        None,
+        Event.REPLY,
+        at(d(6, 10)),
+        MessageState.DELIVERED,
+        gateway_id="reply",
+        cost="0.80",
+        network="63903",
+    )
+    sms_recompute(days=None)
+    assert set(sms_rows()) - set(before) == {
+        (d(6, 10), "63903", None, None, None, 1, 1, 0, Decimal("0.8"), 1)
+    }
 
 
 @pytest.mark.django_db(transaction=True)
