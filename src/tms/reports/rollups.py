@@ -642,13 +642,12 @@ def _sms_day(day: date) -> None:
         .values_list("network_code", "application_id", *SMS_FIGURES)
     )
     select, params = per_application.query.sql_with_params()
+    places: dict[int | None, tuple[int | None, ...]] = {None: (None, None, None)}
+    q = connection.ops.quote_name
     with connection.cursor() as cursor:
         # Read raw: Django's converters cost more than the sums (100,000 rows a day).
         cursor.execute(select, params)
         found = cursor.fetchall()
-    places: dict[int | None, tuple[int | None, ...]] = {None: (None, None, None)}
-    q = connection.ops.quote_name
-    with connection.cursor() as cursor:
         for ids in _batches({row[1] for row in found if row[1] is not None}):
             cursor.execute(
                 f"SELECT id, agency_id, service_id, centre_id FROM {q(APPLICATIONS)} "  # noqa: S608
