@@ -22,11 +22,12 @@ from tms.reports.models import (
     DailyDurationsNational,
     DailyFigures,
     DailyFiguresByService,
+    DailySms,
 )
 from tms.reports.rollups import FIGURES, rollups_rebuild, rollups_update
 from tms.reports.selectors import Filters
 from tms.reports.tests.conftest import DataSet, d
-from tms.testing.builders import make_service
+from tms.testing.builders import make_centre, make_service
 
 pytestmark = pytest.mark.django_db
 NOW = timedelta(0)
@@ -254,3 +255,19 @@ def test_an_upgrade_derives_the_national_histograms_from_the_sums_over_centres()
     assert sorted(
         DailyDurationsNational.objects.values_list("day", "measure", "days", "count")
     ) == [(d(6, 1), rollups.TURNAROUND, 2, 7), (d(6, 1), rollups.TURNAROUND, 5, 1)]
+
+
+def test_deleting_a_service_takes_its_rollups_with_it() -> None:
+    # The rollups hold no database constraint on their references (see models._place): the
+    # cascade is Django's.
+    gone, kept = make_service(), make_service()
+    centre = make_centre()
+    for service in (gone, kept):
+        place = {"agency_id": service.agency_id, "service": service, "centre": centre}
+        DailyFigures.objects.create(day=d(6, 1), lodged=1, **place)
+        DailyDurations.objects.create(day=d(6, 1), measure=rollups.TURNAROUND, days=2, **place)
+        Backlog.objects.create(ready_day=d(6, 1), waiting=1, **place)
+        DailySms.objects.create(day=d(6, 1), sent=1, **place)
+    gone.delete()
+    for model in (DailyFigures, DailyDurations, Backlog, DailySms):
+        assert list(model.objects.values_list("service_id", flat=True)) == [kept.pk], model
