@@ -62,7 +62,6 @@ class DailyFigures(Counters):
     """Counters for one day, agency, service and centre."""
 
     day = models.DateField(_("day"))
-    # Derived data: deleting reference data takes its rollups with it.
     agency = _place(Agency)
     service = _place(Service)
     centre = _place(Centre)
