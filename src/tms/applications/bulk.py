@@ -100,7 +100,7 @@ def applications_change_bulk(
             application = change.application
             if application.pk not in applied:
                 continue
-            from_status = application.status
+            from_status, entered_at = application.status, application.status_entered_at
             application.status = prepared.target
             application.version += 1
             application.status_changed_at = now
@@ -113,6 +113,7 @@ def applications_change_bulk(
                 "from_status": from_status,
                 "to_status": prepared.target,
                 "occurred_at": prepared.occurred_at,
+                "entered_at": entered_at,
                 "note": prepared.note,
                 "version": application.version,
             }
@@ -158,6 +159,7 @@ def _update(
                 str(prepared.target),
                 ops.adapt_datetimefield_value(prepared.fields.get("ready_at")),
                 ops.adapt_datetimefield_value(prepared.fields.get("closed_at")),
+                ops.adapt_datetimefield_value(prepared.fields["status_entered_at"]),
             ]
         )
     table = ops.quote_name(Application._meta.db_table)
@@ -168,19 +170,21 @@ def _update(
         sql = (
             f"UPDATE {table} AS a SET status = v.status, version = a.version + 1, "  # noqa: S608
             f"status_changed_at = %s, ready_at = COALESCE(v.ready_at, a.ready_at), "
-            f"closed_at = COALESCE(v.closed_at, a.closed_at) "
+            f"closed_at = COALESCE(v.closed_at, a.closed_at), status_entered_at = v.entered_at "
             f"FROM unnest(%s::bigint[], %s::integer[], %s::varchar[], %s::timestamptz[], "
-            f"%s::timestamptz[]) AS v(id, version, status, ready_at, closed_at) "
+            f"%s::timestamptz[], %s::timestamptz[]) "
+            f"AS v(id, version, status, ready_at, closed_at, entered_at) "
             f"WHERE a.id = v.id AND a.version = v.version RETURNING a.id"
         )
         params = [stamp, *(list(column) for column in zip(*rows, strict=True))]
     else:
-        values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
         sql = (
-            f"WITH v(id, version, status, ready_at, closed_at) AS (VALUES {values}) "  # noqa: S608
+            f"WITH v(id, version, status, ready_at, closed_at, entered_at) AS (VALUES {values}) "  # noqa: S608
             f"UPDATE {table} SET status = v.status, version = {table}.version + 1, "
             f"status_changed_at = %s, ready_at = COALESCE(v.ready_at, {table}.ready_at), "
-            f"closed_at = COALESCE(v.closed_at, {table}.closed_at) "
+            f"closed_at = COALESCE(v.closed_at, {table}.closed_at), "
+            f"status_entered_at = v.entered_at "
             f"FROM v WHERE {table}.id = v.id AND {table}.version = v.version "
             f"RETURNING {table}.id"
         )

@@ -82,6 +82,11 @@ class Application(models.Model):
     ready_at = models.DateTimeField(_("ready at"), null=True, blank=True)
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     status_changed_at = models.DateTimeField(_("status changed at"))
+    # When the current status was entered, by the history's occurred times (an undone
+    # receipt scanned from "dispatched" gives back the dispatch's time): what the next
+    # event carries as ``entered_at``. None only for applications lodged before it was
+    # kept and never changed since.
+    status_entered_at = models.DateTimeField(_("status entered at"), null=True, blank=True)
     created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
     # When the retention job blanked its personal data (SPEC §11; tms.privacy).
     anonymised_at = models.DateTimeField(_("personal data anonymised at"), null=True, blank=True)
@@ -133,6 +138,11 @@ class ApplicationEvent(models.Model):
     from_status = models.CharField(_("from"), max_length=20, choices=Status.choices, blank=True)
     to_status = models.CharField(_("to"), max_length=20, choices=Status.choices)
     occurred_at = models.DateTimeField(_("occurred at"))
+    # When the status this event leaves was entered (the application's
+    # ``status_entered_at`` before it): the report rollups take a stage's length and a
+    # document's ready day from here instead of reading the application's earlier
+    # events. None for a lodging, and for events recorded before it was kept.
+    entered_at = models.DateTimeField(_("from status entered at"), null=True, blank=True)
     recorded_at = models.DateTimeField(_("recorded at"))
     actor_kind = models.CharField(_("actor"), max_length=10, choices=ActorKind.choices)
     actor_user = models.ForeignKey(

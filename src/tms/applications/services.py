@@ -112,6 +112,7 @@ def _record(
     occurred_at: datetime,
     recorded_at: datetime,
     note: str,
+    entered_at: datetime | None = None,
 ) -> ApplicationEvent:
     event = ApplicationEvent.objects.create(
         application=application,
@@ -119,6 +120,7 @@ def _record(
         from_status=from_status,
         to_status=application.status,
         occurred_at=occurred_at,
+        entered_at=entered_at,
         recorded_at=recorded_at,
         actor_kind=actor.kind,
         actor_user_id=actor.user_id,
@@ -212,6 +214,7 @@ def application_lodge(
                 lodged_at=lodged,
                 due_date=due_date,
                 status_changed_at=now,
+                status_entered_at=lodged,
             )
         )
         _record(
@@ -290,7 +293,29 @@ def prepare_change(
     fields: dict[str, Any] = {STAMPED_AT[action]: occurred} if action in STAMPED_AT else {}
     if action in CLEARED:
         fields[CLEARED[action]] = None
+    fields["status_entered_at"] = _status_entered(application, action, occurred)
     return PreparedChange(target, occurred, note.strip(), fields)
+
+
+def _status_entered(
+    application: Application, action: Action, occurred: datetime
+) -> datetime | None:
+    """When the status ``action`` leads to counts as entered. An undone receipt scanned
+    from "dispatched" puts the document back on its way as if the scan never happened,
+    so the dispatched stint goes on from when the receipt's own from-status was entered;
+    any other undone receipt starts a new stint at the undo (the report rollups'
+    reading of the history, ``tms.reports.rollups``)."""
+    if action != Action.UNDO_RECEIPT:
+        return occurred
+    # Only a receipt enters "ready", and an undo leaves only "ready": the last event is it.
+    receipt = (
+        ApplicationEvent.objects.filter(application_id=application.pk, version=application.version)
+        .values("from_status", "entered_at")
+        .first()
+    )
+    if receipt is not None and receipt["from_status"] == Status.DISPATCHED:
+        return receipt["entered_at"]  # None when recorded before it was kept
+    return occurred
 
 
 def application_change(
@@ -336,6 +361,7 @@ def application_change(
                 occurred_at=change.occurred_at,
                 recorded_at=now,
                 note=change.note,
+                entered_at=before["status_entered_at"],
             )
         except BaseException:
             # The transaction rolls back; so does the caller's copy.

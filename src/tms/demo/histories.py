@@ -52,6 +52,7 @@ APPLICATION_FIELDS = (
     "created_at",
     "representative_name",
     "representative_phone",
+    "status_entered_at",
 )
 EVENT_FIELDS = (
     "application_id",
@@ -66,6 +67,7 @@ EVENT_FIELDS = (
     "channel",
     "note",
     "version",
+    "entered_at",
 )
 REFERENCE_COLUMN = APPLICATION_FIELDS.index("reference")
 
@@ -413,6 +415,9 @@ class HistorySynthesiser:
         """Each distinct sequence of actions is checked once against the lifecycle table."""
         current: Status | None = None
         for action in path:
+            # ``entered_at`` is each previous event's time, which an undo would break.
+            if action == Action.UNDO_RECEIPT:
+                raise AssertionError("synthetic lives do not undo receipts")
             current = target_of(Action(action), current)
         self._checked_paths.add(path)
 
@@ -469,6 +474,7 @@ class HistorySynthesiser:
             version = 0
             ready_at = closed_at = None
             lodged_at = created_at = changed_at = ""
+            entered_at: str | None = None  # no history before the lodging
             for action, occurred, actor, note in steps:
                 if occurred <= previous:
                     occurred = previous + whole(rng, 60, 1800)  # keep the order strict
@@ -501,9 +507,11 @@ class HistorySynthesiser:
                         channel,
                         note,
                         version,
+                        entered_at,
                     )
                 )
-                status = target
+                # Synthetic lives never undo a receipt: each status starts at its event.
+                status, entered_at = target, occurred_text
                 changed_at = recorded_text
                 if version == 1:
                     created_at = recorded_text
@@ -536,6 +544,7 @@ class HistorySynthesiser:
                     created_at,
                     "",
                     "",
+                    entered_at,
                 )
             )
         return Batch(applications=applications, events=events)

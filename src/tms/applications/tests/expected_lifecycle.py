@@ -101,4 +101,18 @@ def assert_history_consistent(application: Application) -> list[ApplicationEvent
         assert EXPECTED[Action(after.action), Status(after.from_status)] == after.to_status
     assert application.status == events[-1].to_status
     assert application.version == len(events)
+    assert_entered_at(events, application.status_entered_at)
     return events
+
+
+def assert_entered_at(events: list[ApplicationEvent], status_entered_at: datetime | None) -> None:
+    """Each event carries when its from-status was entered: the previous step's time, where
+    an undone receipt scanned from "dispatched" leaves the dispatch as the previous step;
+    the application, when its status was."""
+    steps: list[tuple[str, datetime]] = []  # (from status, occurred at)
+    for event in events:
+        assert event.entered_at == (steps[-1][1] if steps else None), event
+        if event.action == A.UNDO_RECEIPT and steps.pop()[0] == S.DISPATCHED:
+            continue
+        steps.append((event.from_status, event.occurred_at))
+    assert status_entered_at == steps[-1][1]

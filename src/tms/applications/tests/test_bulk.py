@@ -12,6 +12,7 @@ from tms.applications.lifecycle import Action, InvalidTransition, Status
 from tms.applications.models import Application, ApplicationEvent
 from tms.applications.services import Actor, ApplicationConflict
 from tms.applications.signals import status_changed, statuses_changed
+from tms.applications.tests.expected_lifecycle import assert_entered_at
 from tms.testing.builders import lodge, make_centre, make_service
 
 ACTOR = Actor.agency("NRB: test")
@@ -115,3 +116,26 @@ def test_every_listener_of_one_change_also_hears_many():
     many = {r.__module__ for r in statuses_changed._live_receivers(Application)[0]}
     assert {"tms.notifications.listeners", "tms.integrations.listeners"} <= single
     assert single == many
+
+
+@pytest.mark.django_db
+def test_each_event_carries_when_its_from_status_was_entered(three):
+    start = timezone.now() - timedelta(hours=20)
+    for hours, action in ((1, Action.START_PROCESSING), (3, Action.DISPATCH)):
+        applications_change_bulk(
+            [
+                Change(app, action, occurred_at=start + timedelta(hours=hours + n))
+                for n, app in enumerate(three)
+            ],
+            actor=ACTOR,
+        )
+    for n, app in enumerate(three):
+        events = list(ApplicationEvent.objects.filter(application=app).order_by("version"))
+        app.refresh_from_db()
+        assert [e.entered_at for e in events] == [
+            None,
+            app.lodged_at,
+            start + timedelta(hours=1 + n),
+        ]
+        assert app.status_entered_at == start + timedelta(hours=3 + n)
+        assert_entered_at(events, app.status_entered_at)

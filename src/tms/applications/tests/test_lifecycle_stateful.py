@@ -29,6 +29,7 @@ from tms.applications.tests.expected_lifecycle import (
     ACTIONS_AFTER_LODGING,
     EXPECTED,
     PATH_TO,
+    assert_entered_at,
     perform,
 )
 from tms.directory.models import Centre, Service
@@ -140,11 +141,17 @@ class LifecycleMachine(RuleBasedStateMachine):
             "application_id", "version"
         ):
             events[event.application_id].append(event)
-        versions = dict(Application.objects.filter(pk__in=self.model).values_list("pk", "version"))
+        stored = {
+            pk: (version, entered)
+            for pk, version, entered in Application.objects.filter(pk__in=self.model).values_list(
+                "pk", "version", "status_entered_at"
+            )
+        }
         for pk, statuses in self.model.items():
             history = events[pk]
             assert [e.version for e in history] == list(range(1, len(history) + 1))
-            assert versions[pk] == len(history)
+            assert stored[pk][0] == len(history)
+            assert_entered_at(history, stored[pk][1])
             assert [e.to_status for e in history] == statuses
             assert history[0].from_status == ""
             for before, after in itertools.pairwise(history):

@@ -18,6 +18,7 @@ from tms.applications.tests.expected_lifecycle import (
     ACTIONS_AFTER_LODGING,
     EXPECTED,
     PATH_TO,
+    A,
     assert_history_consistent,
     bring_to,
     perform,
@@ -673,3 +674,70 @@ def test_every_state_reached_through_the_services_has_a_consistent_history(statu
     application = bring_to(lodge(service=service, centre=centre), status)
     events = assert_history_consistent(application)
     assert len(events) == len(PATH_TO[status]) + 1
+
+
+# --- What each event carries of the history before it (for the report rollups) --------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("path", "entered", "status_entered"),
+    [
+        # An undone receipt scanned from "dispatched": the dispatched stint goes on, so
+        # the next receipt's from-status was entered at the dispatch (hour 2).
+        (
+            [
+                A.START_PROCESSING,
+                A.DISPATCH,
+                A.ACKNOWLEDGE_RECEIPT,
+                A.UNDO_RECEIPT,
+                A.ACKNOWLEDGE_RECEIPT,
+            ],
+            [None, 0, 1, 2, 3, 2],
+            5,
+        ),
+        # ... and left undone, the application is back in the stint begun at hour 2.
+        (
+            [A.START_PROCESSING, A.DISPATCH, A.ACKNOWLEDGE_RECEIPT, A.UNDO_RECEIPT],
+            [None, 0, 1, 2, 3],
+            2,
+        ),
+        # Scanned from "processing": the undo starts a new dispatched stint (hour 4).
+        (
+            [A.START_PROCESSING, A.ACKNOWLEDGE_RECEIPT, A.UNDO_RECEIPT, A.ACKNOWLEDGE_RECEIPT],
+            [None, 0, 1, 2, 3],
+            4,
+        ),
+        # Reopened after action required: each stint from its own event.
+        (
+            [A.REQUIRE_ACTION, A.RESOLVE_ACTION, A.DISPATCH, A.ACKNOWLEDGE_RECEIPT, A.HAND_OVER],
+            [None, 0, 1, 2, 3, 4],
+            5,
+        ),
+    ],
+)
+def test_each_event_carries_when_its_from_status_was_entered(
+    service, centre, path, entered, status_entered
+):
+    start = timezone.now() - timedelta(days=3)
+    hour = [start + timedelta(hours=h) for h in range(len(path) + 1)]
+    application = lodge(service=service, centre=centre, lodged_at=hour[0])
+    assert fresh(application).status_entered_at == hour[0]
+    for h, action in enumerate(path, start=1):
+        application = perform(application, action, occurred_at=hour[h])
+    events = assert_history_consistent(application)
+    assert [e.entered_at for e in events] == [None if h is None else hour[h] for h in entered]
+    assert fresh(application).status_entered_at == hour[status_entered]
+
+
+@pytest.mark.django_db
+def test_a_back_dated_change_carries_the_time_the_history_gives(service, centre):
+    # Recorded in this order, the dispatch said to have happened before the start of
+    # processing: the stage starts where the history says, not when it was recorded.
+    now = timezone.now()
+    application = lodge(service=service, centre=centre, lodged_at=now - timedelta(days=2))
+    application = perform(application, A.START_PROCESSING, occurred_at=now - timedelta(hours=5))
+    application = perform(application, A.DISPATCH, occurred_at=now - timedelta(hours=9))
+    events = assert_history_consistent(application)
+    assert events[-1].entered_at == now - timedelta(hours=5)
+    assert fresh(application).status_entered_at == now - timedelta(hours=9)

@@ -14,6 +14,7 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
+from tms.applications.models import ApplicationEvent
 from tms.core import schedule
 from tms.notifications.models import Event, MessageState
 from tms.reports import rollups, tasks
@@ -77,6 +78,41 @@ def test_rebuild_equals_incremental_runs(build_dataset: Callable[..., DataSet]) 
     # No all-zero rows left behind by the undone receipt.
     assert not [row for row in rebuilt["figures"] if not any(row[4:])]
     assert not [row for row in rebuilt["durations"] if row[-1] == 0]
+
+
+@pytest.mark.parametrize("chunk", [1, 3])
+def test_earlier_events_are_read_only_where_the_events_do_not_carry_them(
+    build_dataset: Callable[..., DataSet], monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    monkeypatch.setattr(rollups, "CHUNK", chunk)
+    monkeypatch.setattr(rollups, "POSTGRESQL_CHUNK", chunk)
+    dataset = build_dataset()
+    read: set[int] = set()
+    earlier_events = rollups._earlier_events
+
+    def spy(application_ids: set[int], *, before_id: int) -> list[tuple[Any, ...]]:
+        read.update(application_ids)
+        return earlier_events(application_ids, before_id=before_id)
+
+    monkeypatch.setattr(rollups, "_earlier_events", spy)
+    rollups_rebuild(settle=NOW)
+    carried = snapshot()
+    # Each event says when its stint began; only an undo opening a chunk needs the
+    # receipt before it (a chunk of one event: a5's undo always opens one).
+    undone = dataset.apps["a5"].pk
+    assert read == {undone} if chunk == 1 else read <= {undone}
+
+    # Events recorded before ``entered_at`` was kept: the history is read instead, and
+    # gives the same rollups.
+    ApplicationEvent.objects.update(entered_at=None)
+    read.clear()
+    rollups_rebuild(settle=NOW)
+    assert len(read) > 5
+    assert snapshot() == carried
+    monkeypatch.setattr(rollups, "CHUNK", 50_000)
+    monkeypatch.setattr(rollups, "POSTGRESQL_CHUNK", 50_000)
+    rollups_rebuild(settle=NOW)
+    assert snapshot() == carried
 
 
 def test_postgresql_folds_in_larger_chunks_than_sqlite(
