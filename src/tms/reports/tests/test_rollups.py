@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -291,3 +292,53 @@ def test_a_rebuild_leaves_postgresqls_rollups_vacuumed() -> None:
         visible, pages = cursor.fetchone()
     assert pages > 0
     assert visible == pages  # every page marked all-visible: VACUUM ran after the rebuild
+
+
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_recomputes_the_sms_figures_alongside_the_events(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Committed rows (no test transaction), so another connection sees them.
+    application = lodge(phone="0712000199")
+    now = timezone.now()
+    make_message(
+        application,
+        Event.COLLECTED,
+        now,
+        MessageState.DELIVERED,
+        gateway_id="alongside",
+        cost="0.80",
+        network="63902",
+    )
+    threads: list[int] = []
+    recompute = rollups.sms_recompute
+
+    def recording(**kwargs: Any) -> int:
+        threads.append(threading.get_ident())
+        return recompute(**kwargs)
+
+    monkeypatch.setattr(rollups, "sms_recompute", recording)
+    summary = rollups_update(settle=NOW)
+    assert summary.sms_days == 1  # the first run: every day with messages (today)
+    alongside = connection.vendor == "postgresql"
+    assert (threads[0] != threading.get_ident()) is alongside
+    assert DailyFigures.objects.get().lodged == 1
+    alongside_rows = sms_rows()
+    assert (
+        timezone.localdate(now),
+        "63902",
+        application.agency_id,
+        application.service_id,
+        application.centre_id,
+        1,
+        1,
+        0,
+        Decimal("0.8"),
+        1,
+    ) in alongside_rows
+    recompute(days=None)  # here, in this thread: the same rows
+    assert sms_rows() == alongside_rows
+    # A failure over there reaches the caller.
+    monkeypatch.setattr(rollups, "sms_recompute", lambda **kwargs: 1 // 0)
+    with pytest.raises(ZeroDivisionError):
+        rollups_update(settle=NOW)
