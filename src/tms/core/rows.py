@@ -19,7 +19,7 @@ COPY cannot skip a conflicting row, so ``ignore_conflicts`` takes ``bulk_create`
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -132,17 +132,26 @@ def insert_rows(
 
 
 def _copy_rows(objs: Sequence[models.Model], fields: list[models.Field[Any, Any]]) -> None:
-    ops = connection.ops
-    table = ops.quote_name(objs[0]._meta.db_table)
-    columns = ", ".join(ops.quote_name(str(field.column)) for field in fields)
-    sql = f"COPY {table} ({columns}) FROM STDIN"
     adapters = [_adapter(field) for field in fields]
     attnames = [field.attname for field in fields]
+    copy_rows(
+        objs[0]._meta.db_table,
+        [str(field.column) for field in fields],
+        (_values(obj, attnames, adapters) for obj in objs),
+    )
+
+
+def copy_rows(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL: ``COPY table (columns) FROM STDIN`` the ``rows``, values as the
+    connection's adapters dump them."""
+    ops = connection.ops
+    names = ", ".join(ops.quote_name(column) for column in columns)
+    sql = f"COPY {ops.quote_name(table)} ({names}) FROM STDIN"
     with connection.cursor() as cursor:
         # Logged as the statement it is where Django logs queries (DEBUG, tests), and
         # its errors are Django's, as for any statement (an outage included).
         debug_sql = getattr(cursor, "debug_sql", None)
         logged = debug_sql(sql) if debug_sql is not None else nullcontext()
         with logged, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
-            for obj in objs:
-                copy.write_row(_values(obj, attnames, adapters))
+            for row in rows:
+                copy.write_row(row)
