@@ -56,6 +56,7 @@ from benchmarks.sms_dispatch import (
     engines,
     migrate,
     postgres_admin_url,
+    postgres_database_url,
 )
 
 DEFAULT_APPLICATIONS = 1_000_000
@@ -555,14 +556,10 @@ def reused_postgres(name: str) -> str:
     """The Django URL of an existing database ``name`` on the benchmarks' server."""
     import psycopg
 
-    params = psycopg.conninfo.conninfo_to_dict(postgres_admin_url())
     with psycopg.connect(postgres_admin_url(), autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is None:
             raise RuntimeError(f"TMS_BENCH_REPORTS_POSTGRES_DATABASE: no database {name!r}")
-    return (
-        f"postgres://{params.get('user') or 'postgres'}@{params.get('host') or '127.0.0.1'}:"
-        f"{params.get('port') or 5432}/{name}"
-    )
+    return postgres_database_url(name)
 
 
 def _rows(result: EngineResult) -> list[tuple[str, str]]:

@@ -127,6 +127,17 @@ def postgres_available() -> str | None:
     return None
 
 
+def postgres_database_url(name: str) -> str:
+    """The Django URL of the database ``name`` on the benchmarks' server."""
+    import psycopg
+
+    params = psycopg.conninfo.conninfo_to_dict(postgres_admin_url())
+    return (
+        f"postgres://{params.get('user') or 'postgres'}@{params.get('host') or '127.0.0.1'}:"
+        f"{params.get('port') or 5432}/{name}"
+    )
+
+
 @contextlib.contextmanager
 def scratch_postgres(name: str, *, keep: bool = False) -> Iterator[str]:
     """A fresh PostgreSQL database for this run; dropped afterwards unless ``keep``."""
@@ -137,12 +148,7 @@ def scratch_postgres(name: str, *, keep: bool = False) -> Iterator[str]:
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = psycopg.conninfo.make_conninfo(admin, dbname=name)
-    params = psycopg.conninfo.conninfo_to_dict(url)
-    django_url = (
-        f"postgres://{params.get('user') or 'postgres'}@{params.get('host') or '127.0.0.1'}:"
-        f"{params.get('port') or 5432}/{name}"
-    )
+    django_url = postgres_database_url(name)
     try:
         yield django_url
     finally:
